@@ -4,3 +4,4 @@ export * from './create-mode.js';
 export * from './acl.js';
 export * from './path.js';
 export * from './events.js';
+export * from './msgpack.js';
