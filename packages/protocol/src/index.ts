@@ -5,3 +5,6 @@ export * from './acl.js';
 export * from './path.js';
 export * from './events.js';
 export * from './msgpack.js';
+export * from './ops.js';
+export * from './messages.js';
+export * from './limits.js';
