@@ -63,7 +63,7 @@ export interface ResponseFrame<N extends OpName = OpName> {
   xid: number;
   zxid: number;
   err: ErrorCode;
-  /** Present when err is OK. */
+  /** Present when err is OK; also when a multi failed (err is the failing op's code, res its per-op results). */
   res?: ResultOf<N>;
   /** Present when err is not OK: what went wrong, naming the op and the path. */
   message?: string;

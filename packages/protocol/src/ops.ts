@@ -3,6 +3,10 @@ import type { CreateMode } from './create-mode.js';
 import type { AddWatchMode, WatcherType } from './events.js';
 import type { Stat } from './stat.js';
 import type { ErrorCode } from './errors.js';
+import type { ArgsParser } from './op-args.js';
+import * as A from './op-args.js';
+import type { ResultParser } from './op-results.js';
+import * as R from './op-results.js';
 
 /**
  * Every operation, defined once (STYLE.md 7): its ZooKeeper opcode, its name, its argument and
@@ -209,37 +213,70 @@ export interface OpDescriptor<N extends OpName = OpName> {
   readonly watch: 'data' | 'exist' | 'child' | null;
   /** Subject to the client's last-zxid rule and may be served by any member (false: session/connection ops). */
   readonly reads: boolean;
+  /**
+   * Parses the op's arguments from untrusted wire input into a fresh object of the op's type,
+   * checked against every stateless rule and the member's limits. Throws ArborError
+   * (BADARGUMENTS, or INVALIDACL for a malformed ACL) naming the op, the field and the problem.
+   */
+  readonly parseArgs: ArgsParser<ArgsOf<N>>;
+  /**
+   * Checks the shape of the op's result as a client receives it, in place (lighter than
+   * parseArgs: garbage cannot crash the client). Throws ArborError(MARSHALLINGERROR).
+   */
+  readonly checkResult: ResultParser<ResultOf<N>>;
 }
 
-function op<N extends OpName>(name: N, code: number, flags: Partial<Omit<OpDescriptor<N>, 'name' | 'code'>> = {}): OpDescriptor<N> {
-  return Object.freeze({ name, code, writes: flags.writes ?? false, watch: flags.watch ?? null, reads: flags.reads ?? false });
+interface OpFlags {
+  writes?: boolean;
+  watch?: 'data' | 'exist' | 'child';
+  reads?: boolean;
+}
+
+function op<N extends OpName>(
+  name: N,
+  code: number,
+  flags: OpFlags,
+  parseArgs: ArgsParser<ArgsOf<N>>,
+  checkResult: ResultParser<ResultOf<N>>,
+): OpDescriptor<N> {
+  return Object.freeze({
+    name,
+    code,
+    writes: flags.writes ?? false,
+    watch: flags.watch ?? null,
+    reads: flags.reads ?? false,
+    parseArgs,
+    checkResult,
+  });
 }
 
 export const Ops: { readonly [N in OpName]: OpDescriptor<N> } = {
-  create: op('create', 1, { writes: true }),
-  delete: op('delete', 2, { writes: true }),
-  exists: op('exists', 3, { reads: true, watch: 'exist' }),
-  getData: op('getData', 4, { reads: true, watch: 'data' }),
-  setData: op('setData', 5, { writes: true }),
-  getACL: op('getACL', 6, { reads: true }),
-  setACL: op('setACL', 7, { writes: true }),
-  getChildren: op('getChildren', 8, { reads: true, watch: 'child' }),
-  sync: op('sync', 9, { reads: true }),
-  ping: op('ping', 11),
-  getChildren2: op('getChildren2', 12, { reads: true, watch: 'child' }),
-  multi: op('multi', 14, { writes: true }),
-  create2: op('create2', 15, { writes: true }),
-  multiRead: op('multiRead', 22, { reads: true }),
-  closeSession: op('closeSession', -11),
-  addAuth: op('addAuth', 100),
-  setWatches: op('setWatches', 101),
-  getEphemerals: op('getEphemerals', 103, { reads: true }),
-  getAllChildrenNumber: op('getAllChildrenNumber', 104, { reads: true }),
-  addWatch: op('addWatch', 106),
-  removeWatches: op('removeWatches', 18),
-  checkWatches: op('checkWatches', 17),
-  whoAmI: op('whoAmI', 107),
+  create: op('create', 1, { writes: true }, A.parseCreateArgs, R.checkCreateResult),
+  delete: op('delete', 2, { writes: true }, A.parseDeleteArgs, R.checkEmptyResult),
+  exists: op('exists', 3, { reads: true, watch: 'exist' }, A.parsePathWatchArgs, R.checkStatResult),
+  getData: op('getData', 4, { reads: true, watch: 'data' }, A.parsePathWatchArgs, R.checkGetDataResult),
+  setData: op('setData', 5, { writes: true }, A.parseSetDataArgs, R.checkStatResult),
+  getACL: op('getACL', 6, { reads: true }, A.parsePathArgs, R.checkGetACLResult),
+  setACL: op('setACL', 7, { writes: true }, A.parseSetACLArgs, R.checkStatResult),
+  getChildren: op('getChildren', 8, { reads: true, watch: 'child' }, A.parseGetChildrenArgs, R.checkGetChildrenResult),
+  sync: op('sync', 9, { reads: true }, A.parsePathArgs, R.checkSyncResult),
+  ping: op('ping', 11, {}, A.parseEmptyArgs, R.checkPingResult),
+  getChildren2: op('getChildren2', 12, { reads: true, watch: 'child' }, A.parseGetChildrenArgs, R.checkGetChildren2Result),
+  multi: op('multi', 14, { writes: true }, A.parseMultiArgs, R.checkMultiResult),
+  create2: op('create2', 15, { writes: true }, A.parseCreateArgs, R.checkCreate2Result),
+  multiRead: op('multiRead', 22, { reads: true }, A.parseMultiReadArgs, R.checkMultiReadResult),
+  closeSession: op('closeSession', -11, {}, A.parseEmptyArgs, R.checkEmptyResult),
+  addAuth: op('addAuth', 100, {}, A.parseAddAuthArgs, R.checkEmptyResult),
+  setWatches: op('setWatches', 101, {}, A.parseSetWatchesArgs, R.checkEmptyResult),
+  getEphemerals: op('getEphemerals', 103, { reads: true }, A.parseGetEphemeralsArgs, R.checkGetEphemeralsResult),
+  getAllChildrenNumber: op('getAllChildrenNumber', 104, { reads: true }, A.parsePathArgs, R.checkGetAllChildrenNumberResult),
+  addWatch: op('addWatch', 106, {}, A.parseAddWatchArgs, R.checkEmptyResult),
+  removeWatches: op('removeWatches', 18, {}, A.parseRemoveWatchesArgs, R.checkEmptyResult),
+  checkWatches: op('checkWatches', 17, {}, A.parseRemoveWatchesArgs, R.checkEmptyResult),
+  whoAmI: op('whoAmI', 107, {}, A.parseEmptyArgs, R.checkWhoAmIResult),
 };
+
+export const OP_NAMES = Object.keys(Ops) as readonly OpName[];
 
 const byCode = new Map<number, OpDescriptor>(Object.values(Ops).map((d) => [d.code, d as OpDescriptor]));
 export function opByCode(code: number): OpDescriptor | undefined {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addChroot, isPathUnder, parentPath, pathProblem, stripChroot, validatePath } from '@arbor/protocol';
 
@@ -43,5 +44,58 @@ describe('path rules', () => {
     expect(addChroot('/app', '/x')).toBe('/app/x');
     expect(stripChroot('/app', '/app')).toBe('/');
     expect(stripChroot('/app', '/app/x')).toBe('/x');
+  });
+});
+
+/** The rules read literally off SEMANTICS.md, one at a time: the naive second version. */
+function naiveValid(path: string, sequential = false): boolean {
+  if (!path.startsWith('/')) return false;
+  if (path === '/') return true;
+  const subject = sequential && path.endsWith('/') ? path + '0' : path;
+  const segments = subject.slice(1).split('/');
+  for (const segment of segments) {
+    if (segment === '' || segment === '.' || segment === '..') return false;
+    for (const ch of segment) {
+      for (let i = 0; i < ch.length; i++) {
+        const c = ch.charCodeAt(i);
+        const control = c < 0x20 || (c >= 0x7f && c <= 0x9f);
+        const disallowed = (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0;
+        if (control || disallowed) return false;
+      }
+    }
+  }
+  return true;
+}
+
+describe('pathProblem agrees with the naive rules', () => {
+  const unit = fc.constantFrom(
+    '/',
+    '/',
+    '/',
+    '.',
+    'a',
+    'b',
+    '\u0000',
+    '\u0001',
+    '\u001f',
+    '\u007f',
+    '\u0085',
+    '\u00a0',
+    'é',
+    '\ud83d',
+    '\ude00',
+    '\ue000',
+    '\uf8ff',
+    '\uf900',
+    '\ufff0',
+    '\ufffd',
+  );
+  it('on strings made of the characters that matter', () => {
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 12 }), fc.boolean(), (path, sequential) => {
+        expect(pathProblem(path, { sequential }) === undefined).toBe(naiveValid(path, sequential));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
