@@ -1,0 +1,118 @@
+import { ErrorCode, EventType, Perms, isEphemeralMode, isSequentialMode, isTtlMode, sequentialName, CreateMode } from '@arbor/protocol';
+import { resolveAcl } from '../acl-table.js';
+import { F, NodeKind, ROOT_ID } from '../node-store.js';
+import { ownString } from '../paths.js';
+import { childPathHash, pathHash } from '../state.js';
+import type { CheckOp, CreateOp, CreateResult, DeleteOp, OkResult, SetAclOp, SetDataOp, StatResult } from '../txn.js';
+import { fail, locate, nodeRef, requireNode, requirePerm, requireVersion } from './context.js';
+import type { ApplyContext } from './context.js';
+
+/**
+ * Handlers of the node ops. Each decides everything that depends on state (existence,
+ * versions, ACLs, ephemeral parents) in ZooKeeper's order (PrepRequestProcessor), then makes
+ * its change through one TreeState primitive and appends the triggers it fires.
+ */
+
+function kindOf(mode: CreateMode): NodeKind {
+  if (isEphemeralMode(mode)) return NodeKind.EPHEMERAL;
+  if (mode === CreateMode.CONTAINER) return NodeKind.CONTAINER;
+  return isTtlMode(mode) ? NodeKind.TTL : NodeKind.PERSISTENT;
+}
+
+export function applyCreate(ctx: ApplyContext, op: CreateOp): CreateResult {
+  const { state, txn } = ctx;
+  const subject = `create ${op.path}`;
+  const sequential = isSequentialMode(op.mode);
+  const acl = resolveAcl(op.acl, txn.identities, subject);
+  if (op.path === '/' && !sequential) fail(ErrorCode.NODEEXISTS, 'create /: the root always exists');
+  // A sequential path may end in '/': the counter is then the whole name.
+  const slash = op.path.lastIndexOf('/');
+  const parentPath = slash === 0 ? '/' : op.path.slice(0, slash);
+  const parentId = state.resolve(parentPath);
+  if (parentId < 0) fail(ErrorCode.NONODE, `${subject}: parent ${parentPath} does not exist`);
+  requirePerm(ctx, parentId, Perms.CREATE, subject, parentPath);
+  const kids = state.nodes.children[parentId];
+  const path = sequential ? sequentialName(op.path, kids?.creations ?? 0) : op.path;
+  const name = path.slice(slash + 1);
+  if (kids && kids.get(name) >= 0) fail(ErrorCode.NODEEXISTS, `create ${path}: node already exists`);
+  if (state.nodes.kind[parentId] === NodeKind.EPHEMERAL) {
+    fail(ErrorCode.NOCHILDRENFOREPHEMERALS, `${subject}: parent ${parentPath} is ephemeral and cannot have children`);
+  }
+  const kind = kindOf(op.mode);
+  const parentHash = pathHash(parentPath);
+  const ownName = ownString(name);
+  const id = state.createNode(
+    {
+      parentId,
+      parentPath,
+      parentHash,
+      name: ownName,
+      path,
+      pathHash: childPathHash(parentHash, parentId === ROOT_ID, ownName),
+      data: op.data,
+      aclId: state.acls.intern(acl),
+      kind,
+      owner: kind === NodeKind.EPHEMERAL ? txn.sessionId : kind === NodeKind.TTL ? op.ttlMs! : 0,
+      zxid: txn.zxid,
+      timeMs: txn.timeMs,
+    },
+    ctx.journal,
+  );
+  ctx.triggers.push(
+    { type: EventType.NodeCreated, path, zxid: txn.zxid },
+    { type: EventType.NodeChildrenChanged, path: parentPath, zxid: txn.zxid },
+  );
+  return { err: 0, path, stat: state.nodes.stat(id) };
+}
+
+export function applyDelete(ctx: ApplyContext, op: DeleteOp): OkResult {
+  const { state, txn } = ctx;
+  const subject = `delete ${op.path}`;
+  if (op.path === '/') fail(ErrorCode.BADARGUMENTS, 'delete /: the root cannot be deleted');
+  const loc = locate(state, op.path);
+  if (loc.parentId < 0) fail(ErrorCode.NONODE, `${subject}: node does not exist`);
+  requirePerm(ctx, loc.parentId, Perms.DELETE, subject, loc.parentPath);
+  if (loc.id < 0) fail(ErrorCode.NONODE, `${subject}: node does not exist`);
+  requireVersion(op.version, state.nodes.get(loc.id, F.VERSION), subject);
+  const numChildren = state.nodes.numChildren(loc.id);
+  if (numChildren > 0) fail(ErrorCode.NOTEMPTY, `${subject}: node has ${numChildren} children`);
+  state.deleteNode(nodeRef(loc, op.path), txn.zxid, ctx.journal);
+  ctx.triggers.push(
+    { type: EventType.NodeDeleted, path: op.path, zxid: txn.zxid },
+    { type: EventType.NodeChildrenChanged, path: loc.parentPath, zxid: txn.zxid },
+  );
+  return { err: 0 };
+}
+
+export function applySetData(ctx: ApplyContext, op: SetDataOp): StatResult {
+  const { state, txn } = ctx;
+  const subject = `setData ${op.path}`;
+  const id = requireNode(state, op.path, subject);
+  requirePerm(ctx, id, Perms.WRITE, subject, op.path);
+  requireVersion(op.version, state.nodes.get(id, F.VERSION), subject);
+  state.setData(id, pathHash(op.path), op.data, txn.zxid, txn.timeMs, ctx.journal);
+  ctx.triggers.push({ type: EventType.NodeDataChanged, path: op.path, zxid: txn.zxid });
+  return { err: 0, stat: state.nodes.stat(id) };
+}
+
+/** setACL fires no watch (as in ZooKeeper): the ACL is not part of what data or child watches report. */
+export function applySetAcl(ctx: ApplyContext, op: SetAclOp): StatResult {
+  const { state, txn } = ctx;
+  const subject = `setACL ${op.path}`;
+  const acl = resolveAcl(op.acl, txn.identities, subject);
+  const id = requireNode(state, op.path, subject);
+  requirePerm(ctx, id, Perms.ADMIN, subject, op.path);
+  requireVersion(op.version, state.nodes.get(id, F.AVERSION), subject, 'aversion');
+  state.setAcl(id, pathHash(op.path), state.acls.intern(acl));
+  return { err: 0, stat: state.nodes.stat(id) };
+}
+
+/** check needs READ, as in ZooKeeper: a version is information about the node. */
+export function applyCheck(ctx: ApplyContext, op: CheckOp): OkResult {
+  const { state } = ctx;
+  const subject = `check ${op.path}`;
+  const id = requireNode(state, op.path, subject);
+  requirePerm(ctx, id, Perms.READ, subject, op.path);
+  requireVersion(op.version, state.nodes.get(id, F.VERSION), subject);
+  return { err: 0 };
+}

@@ -1,0 +1,481 @@
+import { OPEN_ACL_UNSAFE } from '@arbor/protocol';
+import { assert } from './assert.js';
+import { AclTable } from './acl-table.js';
+import { ChildList } from './child-list.js';
+import { DataStore } from './data-store.js';
+import { Hasher, hashResult, hex32 } from './hash.js';
+import type { Journal } from './journal.js';
+import { F, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
+import { KeptResult } from './session.js';
+import type { Session } from './session.js';
+import type { TxnResult } from './txn.js';
+
+/**
+ * The replicated state and the only code that changes it. Each primitive keeps every derived
+ * structure in step — child lists, the parent's stat, the container/TTL indexes, the session's
+ * ephemerals, ACL reference counts and the rolling digest — so handlers cannot forget one.
+ * Given a Journal, a primitive also records its inverse (multi rollback).
+ *
+ * The digest (ZooKeeper DataTree's idea) is a sum, lane by lane mod 2^32, of one hash per
+ * item: per node three terms keyed by its path (own stat fields, child-related fields, data
+ * hash), per session two, per kept request result one. A change subtracts the old terms and
+ * adds the new ones: O(1) in the size of the tree (O(bytes) for new data, whose hash is kept
+ * per node so that replacing or deleting a value never hashes it again).
+ */
+
+const SEED_PATH = 0x70617468;
+const TAG_OWN = 0x4f574e21;
+const TAG_CHILDREN = 0x4b494453;
+const TAG_DATA = 0x44415441;
+const SESSION_BASE = new Hasher(0x73657373);
+const RESULT_BASE = new Hasher(0x72657375);
+const EVICTED_BASE = new Hasher(0x65766963);
+const BYTES_BASE = new Hasher(0x62797465);
+
+/** Hash state of a path; extend it to a child with `childPathHash`. */
+export function pathHash(path: string): Hasher {
+  return new Hasher(SEED_PATH).str(path);
+}
+
+/** The hash state of `parent + '/' + name` (no separator after the root): equal to pathHash of that path. */
+export function childPathHash(parent: Hasher, parentIsRoot: boolean, name: string): Hasher {
+  const h = parent.copy();
+  if (!parentIsRoot) h.str('/');
+  return h.str(name);
+}
+
+export interface NewNode {
+  parentId: number;
+  parentPath: string;
+  parentHash: Hasher;
+  name: string;
+  path: string;
+  pathHash: Hasher;
+  data: Uint8Array | null;
+  aclId: number;
+  kind: NodeKind;
+  owner: number;
+  zxid: number;
+  timeMs: number;
+}
+
+export interface NodeRef {
+  id: number;
+  parentId: number;
+  parentPath: string;
+  parentHash: Hasher;
+  name: string;
+  path: string;
+  pathHash: Hasher;
+}
+
+/** Scratch state for digest terms: hashing never nests, so one suffices. */
+const scratch = new Hasher();
+
+export class TreeState {
+  readonly nodes = new NodeStore();
+  readonly data = new DataStore();
+  readonly acls = new AclTable();
+  readonly sessions = new Map<number, Session>();
+  /** Container and TTL nodes by path: what dueForRemoval scans instead of the whole tree. */
+  readonly containers = new Map<string, number>();
+  readonly ttlNodes = new Map<string, number>();
+  lastZxid = 0;
+  /** Bumped by every applied entry, so that a snapshot being written notices a change. */
+  changeCount = 0;
+  private digestA = 0;
+  private digestB = 0;
+
+  constructor(readonly resultsPerSession: number) {}
+
+  /** Makes the root as every tree starts: no data bytes (empty, not null), open ACL, zero stat. */
+  initRoot(): void {
+    const id = this.nodes.alloc();
+    assert(id === ROOT_ID, 'root must be node 0');
+    this.nodes.kind[id] = NodeKind.PERSISTENT;
+    const aclId = this.acls.intern(OPEN_ACL_UNSAFE);
+    this.acls.ref(aclId);
+    this.nodes.acl[id] = aclId;
+    this.nodes.dataLength[id] = 0;
+    const h = pathHash('/');
+    this.nodeTerms(h, id, 1);
+  }
+
+  digest(): string {
+    return hex32(this.digestA) + hex32(this.digestB);
+  }
+
+  /** Node id of a valid path, or -1. */
+  resolve(path: string): number {
+    if (path === '/') return ROOT_ID;
+    const children = this.nodes.children;
+    let id = ROOT_ID;
+    let start = 1;
+    for (;;) {
+      const kids = children[id];
+      if (kids === null || kids === undefined) return -1;
+      const end = path.indexOf('/', start);
+      id = kids.get(end < 0 ? path.slice(start) : path.slice(start, end));
+      if (id < 0 || end < 0) return id;
+      start = end + 1;
+    }
+  }
+
+  dataOf(id: number): Uint8Array | null {
+    const length = this.nodes.dataLength[id]!;
+    if (length < 0) return null;
+    if (length === 0) return new Uint8Array(0);
+    return this.data.copy(this.nodes.get(id, F.DATA_REF), length);
+  }
+
+  /** Adds a node under an existing parent; returns its id. */
+  createNode(n: NewNode, journal: Journal | null): number {
+    const { nodes } = this;
+    const pid = n.parentId;
+    this.childTerm(n.parentHash, pid, -1);
+    const id = nodes.alloc();
+    nodes.kind[id] = n.kind;
+    nodes.acl[id] = n.aclId;
+    this.acls.ref(n.aclId);
+    nodes.set(id, F.CZXID, n.zxid);
+    nodes.set(id, F.MZXID, n.zxid);
+    nodes.set(id, F.PZXID, n.zxid);
+    nodes.set(id, F.CTIME, n.timeMs);
+    nodes.set(id, F.MTIME, n.timeMs);
+    nodes.set(id, F.OWNER, n.owner);
+    this.storeData(id, n.data);
+    let kids = nodes.children[pid];
+    if (kids === null || kids === undefined) kids = nodes.children[pid] = new ChildList();
+    kids.insert(n.name, id);
+    kids.creations++;
+    const cversion = nodes.get(pid, F.CVERSION);
+    const pzxid = nodes.get(pid, F.PZXID);
+    nodes.set(pid, F.CVERSION, cversion + 1);
+    nodes.set(pid, F.PZXID, n.zxid);
+    this.childTerm(n.parentHash, pid, 1);
+    this.nodeTerms(n.pathHash, id, 1);
+    this.indexAdd(id, n.path);
+    journal?.onUndo(() => this.uncreate(n, id, cversion, pzxid));
+    return id;
+  }
+
+  private uncreate(n: NewNode, id: number, cversion: number, pzxid: number): void {
+    const { nodes } = this;
+    const pid = n.parentId;
+    this.childTerm(n.parentHash, pid, -1);
+    this.nodeTerms(n.pathHash, id, -1);
+    this.indexRemove(id, n.path);
+    const kids = nodes.children[pid]!;
+    kids.remove(n.name);
+    kids.creations--;
+    nodes.set(pid, F.CVERSION, cversion);
+    nodes.set(pid, F.PZXID, pzxid);
+    this.childTerm(n.parentHash, pid, 1);
+    this.releaseNode(id);
+  }
+
+  /** Removes a childless node. */
+  deleteNode(r: NodeRef, zxid: number, journal: Journal | null): void {
+    const { nodes } = this;
+    const pid = r.parentId;
+    assert(nodes.numChildren(r.id) === 0, `deleting ${r.path}, which has children`);
+    this.childTerm(r.parentHash, pid, -1);
+    this.nodeTerms(r.pathHash, r.id, -1);
+    this.indexRemove(r.id, r.path);
+    nodes.children[pid]!.remove(r.name);
+    const cversion = nodes.get(pid, F.CVERSION);
+    const pzxid = nodes.get(pid, F.PZXID);
+    nodes.set(pid, F.CVERSION, cversion + 1);
+    nodes.set(pid, F.PZXID, zxid);
+    this.childTerm(r.parentHash, pid, 1);
+    if (journal === null) {
+      this.releaseNode(r.id);
+      return;
+    }
+    journal.onCommit(() => this.releaseNode(r.id));
+    journal.onUndo(() => this.undelete(r, cversion, pzxid));
+  }
+
+  private undelete(r: NodeRef, cversion: number, pzxid: number): void {
+    const { nodes } = this;
+    const pid = r.parentId;
+    this.childTerm(r.parentHash, pid, -1);
+    nodes.children[pid]!.insert(r.name, r.id);
+    nodes.set(pid, F.CVERSION, cversion);
+    nodes.set(pid, F.PZXID, pzxid);
+    this.childTerm(r.parentHash, pid, 1);
+    this.nodeTerms(r.pathHash, r.id, 1);
+    this.indexAdd(r.id, r.path);
+  }
+
+  /** Replaces a node's data: version + 1, mzxid and mtime of this change. */
+  setData(id: number, ph: Hasher, data: Uint8Array | null, zxid: number, timeMs: number, journal: Journal | null): void {
+    const { nodes } = this;
+    this.ownTerm(ph, id, -1);
+    this.dataTerm(ph, id, -1);
+    const length = nodes.dataLength[id]!;
+    const ref = nodes.get(id, F.DATA_REF);
+    if (journal !== null) this.journalData(id, ph, journal);
+    else if (length > 0) this.data.release(ref);
+    this.storeData(id, data);
+    nodes.set(id, F.VERSION, nodes.get(id, F.VERSION) + 1);
+    nodes.set(id, F.MZXID, zxid);
+    nodes.set(id, F.MTIME, timeMs);
+    this.ownTerm(ph, id, 1);
+    this.dataTerm(ph, id, 1);
+  }
+
+  /** Inside a multi: the old value is released at commit, or put back (with its stat fields) on rollback. */
+  private journalData(id: number, ph: Hasher, journal: Journal): void {
+    const { nodes } = this;
+    const length = nodes.dataLength[id]!;
+    const ref = nodes.get(id, F.DATA_REF);
+    const hashA = nodes.dataHash[id * 2]!;
+    const hashB = nodes.dataHash[id * 2 + 1]!;
+    const version = nodes.get(id, F.VERSION);
+    const mzxid = nodes.get(id, F.MZXID);
+    const mtime = nodes.get(id, F.MTIME);
+    if (length > 0) journal.onCommit(() => this.data.release(ref));
+    journal.onUndo(() => {
+      this.ownTerm(ph, id, -1);
+      this.dataTerm(ph, id, -1);
+      if (nodes.dataLength[id]! > 0) this.data.release(nodes.get(id, F.DATA_REF));
+      nodes.dataLength[id] = length;
+      nodes.set(id, F.DATA_REF, ref);
+      nodes.dataHash[id * 2] = hashA;
+      nodes.dataHash[id * 2 + 1] = hashB;
+      nodes.set(id, F.VERSION, version);
+      nodes.set(id, F.MZXID, mzxid);
+      nodes.set(id, F.MTIME, mtime);
+      this.ownTerm(ph, id, 1);
+      this.dataTerm(ph, id, 1);
+    });
+  }
+
+  /** Replaces a node's ACL (an interned id): aversion + 1. Never part of a multi. */
+  setAcl(id: number, ph: Hasher, aclId: number): void {
+    const { nodes } = this;
+    this.ownTerm(ph, id, -1);
+    const old = nodes.acl[id]!;
+    this.acls.ref(aclId);
+    this.acls.unref(old);
+    nodes.acl[id] = aclId;
+    nodes.set(id, F.AVERSION, nodes.get(id, F.AVERSION) + 1);
+    this.ownTerm(ph, id, 1);
+  }
+
+  addSession(s: Session): void {
+    assert(!this.sessions.has(s.id), `session ${s.id} added twice`);
+    this.sessions.set(s.id, s);
+    this.sessionTerm(s, 1);
+    this.evictedTerm(s, 1);
+    for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, 1);
+  }
+
+  /** Forgets a session and its kept results; its ephemerals must be gone already. */
+  removeSession(s: Session): void {
+    assert(s.ephemerals.size === 0, `session ${s.id} removed with ephemerals left`);
+    for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, -1);
+    this.sessionTerm(s, -1);
+    this.evictedTerm(s, -1);
+    this.sessions.delete(s.id);
+  }
+
+  /** Keeps a write's result for exactly-once replies, evicting the session's oldest past the bound. */
+  recordResult(s: Session, requestId: number, result: TxnResult): void {
+    const kept = this.keep(s.id, requestId, result);
+    s.remember(requestId, kept);
+    this.addTerm(kept.hashA, kept.hashB, 1);
+    if (s.results.size <= this.resultsPerSession) return;
+    const oldest = s.forgetOldest();
+    this.addTerm(oldest.kept.hashA, oldest.kept.hashB, -1);
+    this.raiseEvicted(s, oldest.requestId);
+  }
+
+  /** Drops the kept results the client has acknowledged (ids up to `ackedRequestId`, oldest first). */
+  trimResults(s: Session, ackedRequestId: number): void {
+    for (let id = s.oldestRequestId(); id !== undefined && id <= ackedRequestId; id = s.oldestRequestId()) {
+      const { kept } = s.forgetOldest();
+      this.addTerm(kept.hashA, kept.hashB, -1);
+    }
+    this.raiseEvicted(s, ackedRequestId);
+  }
+
+  private raiseEvicted(s: Session, requestId: number): void {
+    if (requestId <= s.evictedUpTo) return;
+    this.evictedTerm(s, -1);
+    s.evictedUpTo = requestId;
+    this.evictedTerm(s, 1);
+  }
+
+  /** A result with its digest term (session, request id, outcome), not yet counted in the digest. */
+  keep(sessionId: number, requestId: number, result: TxnResult): KeptResult {
+    const h = hashResult(scratch.from(RESULT_BASE).num(sessionId).num(requestId), result);
+    return new KeptResult(result, h.finalA(), h.finalB());
+  }
+
+  /**
+   * For the snapshot reader: links a node under its parent (parents come first, siblings in
+   * name order). False when the name does not sort after the previous sibling's.
+   */
+  restoreLink(parentId: number, name: string, id: number): boolean {
+    let kids = this.nodes.children[parentId];
+    if (kids === null || kids === undefined) kids = this.nodes.children[parentId] = new ChildList();
+    return kids.append(name, id);
+  }
+
+  /** For the snapshot reader: sets a restored node's sequential counter (creating its child list). */
+  restoreCreations(id: number, creations: number): void {
+    let kids = this.nodes.children[id];
+    if (kids === null || kids === undefined) kids = this.nodes.children[id] = new ChildList();
+    kids.creations = creations;
+  }
+
+  /** For the snapshot reader: adds a restored node's own and data terms (at once) and child term (once its children are in). */
+  restoreTerms(id: number, ph: Hasher): void {
+    this.ownTerm(ph, id, 1);
+    this.dataTerm(ph, id, 1);
+  }
+
+  restoreChildTerm(id: number, ph: Hasher): void {
+    this.childTerm(ph, id, 1);
+  }
+
+  /** Stores a copy of the bytes (with their hash) as the node's data, not touching the old value. */
+  storeData(id: number, data: Uint8Array | null): void {
+    const { nodes } = this;
+    if (data === null || data.length === 0) {
+      nodes.dataLength[id] = data === null ? -1 : 0;
+      nodes.set(id, F.DATA_REF, 0);
+      nodes.dataHash[id * 2] = 0;
+      nodes.dataHash[id * 2 + 1] = 0;
+      return;
+    }
+    nodes.dataLength[id] = data.length;
+    nodes.set(id, F.DATA_REF, this.data.write(data));
+    const h = scratch.from(BYTES_BASE).bytes(data);
+    nodes.dataHash[id * 2] = h.finalA();
+    nodes.dataHash[id * 2 + 1] = h.finalB();
+  }
+
+  private releaseNode(id: number): void {
+    const { nodes } = this;
+    if (nodes.dataLength[id]! > 0) this.data.release(nodes.get(id, F.DATA_REF));
+    this.acls.unref(nodes.acl[id]!);
+    nodes.release(id);
+  }
+
+  /** Registers a node in the index its kind needs (its session's ephemerals, containers, TTL nodes). */
+  indexAdd(id: number, path: string): void {
+    const { nodes } = this;
+    switch (nodes.kind[id]) {
+      case NodeKind.EPHEMERAL: {
+        const owner = this.sessions.get(nodes.get(id, F.OWNER));
+        assert(owner !== undefined, `ephemeral ${path} has no live owner`);
+        owner.ephemerals.add(path);
+        break;
+      }
+      case NodeKind.CONTAINER:
+        this.containers.set(path, id);
+        break;
+      case NodeKind.TTL:
+        this.ttlNodes.set(path, id);
+        break;
+    }
+  }
+
+  private indexRemove(id: number, path: string): void {
+    const { nodes } = this;
+    switch (nodes.kind[id]) {
+      case NodeKind.EPHEMERAL:
+        this.sessions.get(nodes.get(id, F.OWNER))?.ephemerals.delete(path);
+        break;
+      case NodeKind.CONTAINER:
+        this.containers.delete(path);
+        break;
+      case NodeKind.TTL:
+        this.ttlNodes.delete(path);
+        break;
+    }
+  }
+
+  private add(h: Hasher, sign: number): void {
+    this.addTerm(h.finalA(), h.finalB(), sign);
+  }
+
+  private addTerm(a: number, b: number, sign: number): void {
+    this.digestA = (this.digestA + sign * a) >>> 0;
+    this.digestB = (this.digestB + sign * b) >>> 0;
+  }
+
+  /**
+   * A node's terms. The stat is split in two so that a child create or delete, which changes
+   * only the parent's child-related fields, rehashes just those.
+   */
+  private nodeTerms(ph: Hasher, id: number, sign: number): void {
+    this.ownTerm(ph, id, sign);
+    this.childTerm(ph, id, sign);
+    this.dataTerm(ph, id, sign);
+  }
+
+  /** What the node's own ops change: zxids and times of creation and data, versions, kind, owner/TTL, ACL. */
+  private ownTerm(ph: Hasher, id: number, sign: number): void {
+    const { nodes } = this;
+    const n = nodes.num;
+    const b = id * STRIDE;
+    const aclId = nodes.acl[id]!;
+    const h = scratch
+      .from(ph)
+      .int(TAG_OWN)
+      .num(n[b + F.CZXID]!)
+      .num(n[b + F.MZXID]!)
+      .num(n[b + F.CTIME]!)
+      .num(n[b + F.MTIME]!)
+      .num(n[b + F.VERSION]!)
+      .num(n[b + F.AVERSION]!)
+      .num(n[b + F.OWNER]!)
+      .int(nodes.kind[id]!)
+      .int(this.acls.hashA(aclId))
+      .int(this.acls.hashB(aclId));
+    this.add(h, sign);
+  }
+
+  /** What its children's creates and deletes change: pzxid, cversion, child count, sequential counter. */
+  private childTerm(ph: Hasher, id: number, sign: number): void {
+    const { nodes } = this;
+    const b = id * STRIDE;
+    const kids = nodes.children[id];
+    const h = scratch
+      .from(ph)
+      .int(TAG_CHILDREN)
+      .num(nodes.num[b + F.PZXID]!)
+      .num(nodes.num[b + F.CVERSION]!)
+      .num(kids?.size ?? 0)
+      .num(kids?.creations ?? 0);
+    this.add(h, sign);
+  }
+
+  private dataTerm(ph: Hasher, id: number, sign: number): void {
+    const length = this.nodes.dataLength[id]!;
+    const hashes = this.nodes.dataHash;
+    this.add(
+      scratch
+        .from(ph)
+        .int(TAG_DATA)
+        .int(length)
+        .int(hashes[id * 2]!)
+        .int(hashes[id * 2 + 1]!),
+      sign,
+    );
+  }
+
+  private sessionTerm(s: Session, sign: number): void {
+    const h = scratch.from(SESSION_BASE).num(s.id).num(s.timeoutMs).int(s.password.length).bytes(s.password);
+    this.add(h, sign);
+  }
+
+  /** Separate from the session's term so that an eviction (every write, once the window is full) rehashes little. */
+  private evictedTerm(s: Session, sign: number): void {
+    this.add(scratch.from(EVICTED_BASE).num(s.id).num(s.evictedUpTo), sign);
+  }
+}
