@@ -1,0 +1,163 @@
+import { performance } from 'node:perf_hooks';
+import { entryBytes, type PersistMark } from '@arbor/raft';
+import { StorageFatalError } from './errors.js';
+import type { BatchTimings, WriteOp } from './worker-protocol.js';
+
+/** Measurements of one batch made durable; the figures a commit-latency histogram wants. */
+export interface BatchStats {
+  readonly batchId: number;
+  /** Writes in the batch (one per append, hard state, chunk, …). */
+  readonly ops: number;
+  readonly entries: number;
+  /** Sum of entryBytes() of the entries appended. */
+  readonly entryBytes: number;
+  readonly snapshotChunkBytes: number;
+  /** The highest PersistMark the batch covered, or null if it carried none. */
+  readonly mark: PersistMark | null;
+  /** Snapshot file work (staging writes, fsyncs, sealing) before the transaction. */
+  readonly fileMs: number;
+  /** The SQLite transaction including its WAL fsync. */
+  readonly transactionMs: number;
+  /** From the first write of the batch being queued to its durability being known here. */
+  readonly durableAfterMs: number;
+  readonly transactionsTotal: number;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+class Batch {
+  readonly ops: WriteOp[] = [];
+  mark: PersistMark | null = null;
+  readonly waiters: Waiter[] = [];
+  readonly queuedAt = performance.now();
+  entries = 0;
+  entryBytes = 0;
+  snapshotChunkBytes = 0;
+  batchId = 0;
+
+  add(op: WriteOp): void {
+    this.ops.push(op);
+    if (op.kind === 'append') {
+      this.entries += op.entries.length;
+      for (const entry of op.entries) this.entryBytes += entryBytes(entry);
+    } else if (op.kind === 'stageChunk') {
+      this.snapshotChunkBytes += op.chunk.data.length;
+    }
+  }
+}
+
+export interface GroupCommitOptions {
+  /** Hands a batch to the worker. */
+  readonly send: (batchId: number, ops: readonly WriteOp[]) => void;
+  /** Called in batch order once a batch is durable, before its waiters are resolved. */
+  readonly onDurable: (stats: BatchStats) => void;
+}
+
+/**
+ * Group commit. Writes queued during one turn of the event loop are flushed together from a
+ * setImmediate callback (after the turn's I/O callbacks, so the writes of several messages that
+ * arrived together share it) as one batch — one transaction, one fsync on the worker. At most one
+ * batch is in flight; what is queued meanwhile waits and goes as the next batch the moment the
+ * previous one commits, so under load batches grow instead of fsyncs queueing up. Batches
+ * commit, and are reported, strictly in order.
+ */
+export class GroupCommit {
+  private pending: Batch | null = null;
+  private inFlight: Batch | null = null;
+  private nextBatchId = 1;
+  private flushScheduled = false;
+  private failure: StorageFatalError | null = null;
+
+  constructor(private readonly options: GroupCommitOptions) {}
+
+  /** Throws the fatal error, if storage has failed: no write is accepted after one. */
+  checkWritable(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  enqueue(op: WriteOp): void {
+    this.checkWritable();
+    this.currentBatch().add(op);
+  }
+
+  /** Attaches `mark` to the writes queued so far: it is reported once they are durable. */
+  mark(mark: PersistMark): void {
+    this.checkWritable();
+    this.currentBatch().mark = mark;
+  }
+
+  /** Resolves once every write queued so far is durable; rejects if storage fails first. */
+  whenDurable(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const batch = this.pending ?? this.inFlight;
+    if (batch === null) return Promise.resolve();
+    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  /** Writes queued and not yet handed to the worker. */
+  queuedOps(): number {
+    return this.pending?.ops.length ?? 0;
+  }
+
+  isIdle(): boolean {
+    return this.pending === null && this.inFlight === null;
+  }
+
+  /** The worker committed batch `batchId`. */
+  committed(batchId: number, timings: BatchTimings): void {
+    const batch = this.inFlight;
+    if (batch === null || batch.batchId !== batchId) {
+      throw new StorageFatalError(`storage worker committed batch ${batchId}, but batch ${batch?.batchId ?? '(none)'} is in flight`);
+    }
+    this.inFlight = null;
+    this.options.onDurable({
+      batchId,
+      ops: batch.ops.length,
+      entries: batch.entries,
+      entryBytes: batch.entryBytes,
+      snapshotChunkBytes: batch.snapshotChunkBytes,
+      mark: batch.mark,
+      fileMs: timings.fileMs,
+      transactionMs: timings.transactionMs,
+      durableAfterMs: performance.now() - batch.queuedAt,
+      transactionsTotal: timings.transactionsTotal,
+    });
+    for (const waiter of batch.waiters) waiter.resolve();
+    this.flush();
+  }
+
+  /** Storage failed: reject every waiter and refuse further writes. Idempotent. */
+  fail(error: StorageFatalError): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    for (const batch of [this.inFlight, this.pending]) for (const waiter of batch?.waiters ?? []) waiter.reject(error);
+    this.inFlight = null;
+    this.pending = null;
+  }
+
+  private currentBatch(): Batch {
+    if (this.pending === null) {
+      this.pending = new Batch();
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.flush();
+        });
+      }
+    }
+    return this.pending;
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    if (batch === null || this.inFlight !== null || this.failure !== null) return;
+    this.pending = null;
+    batch.batchId = this.nextBatchId++;
+    this.inFlight = batch;
+    this.options.send(batch.batchId, batch.ops);
+  }
+}
