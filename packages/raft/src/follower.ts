@@ -49,8 +49,16 @@ function acceptThrough(r: Raft, leader: number, index: number): void {
 }
 
 export function handleHeartbeat(r: Raft, m: HeartbeatRequest): void {
-  r.log.commitTo(m.commit);
+  const last = r.log.lastIndex();
   // Acknowledging a heartbeat promises nothing about durability, so it need not wait.
+  if (m.commit > last) {
+    // The leader counts entries this member no longer has (lost storage): never commit past the
+    // log; tell the leader where the log really ends so it replicates (or snapshots) from there.
+    r.logger.warn({ term: r.term, commit: m.commit, lastIndex: last }, 'leader commit beyond the log: this member lost entries');
+    r.send({ type: 'heartbeatResponse', from: r.id, to: m.from, term: r.term, context: m.context, tick: m.tick, lostLogAfter: last });
+    return;
+  }
+  r.log.commitTo(m.commit);
   r.send({ type: 'heartbeatResponse', from: r.id, to: m.from, term: r.term, context: m.context, tick: m.tick });
 }
 

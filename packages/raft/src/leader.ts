@@ -298,6 +298,16 @@ function handleAppendResponse(r: Raft, m: AppendResponse, pr: Progress): void {
 function handleHeartbeatResponse(r: Raft, m: HeartbeatResponse, pr: Progress): void {
   pr.paused = false;
   pr.ackedHeartbeatTick = Math.max(pr.ackedHeartbeatTick, m.tick);
+  if (m.lostLogAfter !== undefined && m.lostLogAfter < pr.match) {
+    // Its storage lost what it had acknowledged (types.ts HeartbeatResponse). What is committed
+    // stays committed — a majority without it holds it — but its progress restarts from its log.
+    r.logger.warn(
+      { term: r.term, follower: m.from, match: pr.match, lastIndex: m.lostLogAfter },
+      'follower lost log entries: probing again',
+    );
+    pr.match = m.lostLogAfter;
+    pr.becomeProbe();
+  }
   if (pr.match < r.log.lastIndex()) sendAppend(r, m.from);
   if (m.context === null) return;
   const acks = r.readOnly.ack(m.from, m.context);

@@ -192,6 +192,12 @@ export interface HeartbeatResponse extends MessageBase {
   readonly type: 'heartbeatResponse';
   readonly context: Uint8Array | null;
   readonly tick: number;
+  /**
+   * Set when the heartbeat's commit index is beyond this member's last index: the member lost
+   * log entries the leader believes it holds (its data directory was wiped or restored from an
+   * old copy). The leader then forgets the follower's match and probes from here.
+   */
+  readonly lostLogAfter?: number;
 }
 
 /** One chunk of an InstallSnapshot transfer (thesis §5.3, chunked as in Figure 5.3). */
