@@ -7,7 +7,7 @@
  * and so go out before it (event before response).
  */
 export class ReplyOrder<T> {
-  private readonly slots: { seq: number; items: T[] | null }[] = [];
+  private readonly slots: { seq: number; items: T[] | (() => T[]) | null }[] = [];
   private nextSeq = 0;
   private headSeq = 0;
 
@@ -27,9 +27,11 @@ export class ReplyOrder<T> {
 
   /**
    * Fills a slot with what to send for it (e.g. events then the response), releasing every filled
-   * slot at the head. Filling an unknown or already filled ticket is a bug and throws.
+   * slot at the head. A function is called only when its slot is released — after every earlier
+   * slot — so a read computed that way sees the effects of the writes ahead of it. Filling an
+   * unknown or already filled ticket is a bug and throws.
    */
-  fill(ticket: number, items: T[]): void {
+  fill(ticket: number, items: T[] | (() => T[])): void {
     const at = ticket - this.headSeq;
     const slot = this.slots[at];
     if (at < 0 || slot === undefined || slot.seq !== ticket || slot.items !== null) {
@@ -39,7 +41,8 @@ export class ReplyOrder<T> {
     while (this.slots.length > 0 && this.slots[0]!.items !== null) {
       const head = this.slots.shift()!;
       this.headSeq++;
-      for (const item of head.items!) this.release(item);
+      const produced = typeof head.items === 'function' ? head.items() : head.items!;
+      for (const item of produced) this.release(item);
     }
   }
 

@@ -57,4 +57,17 @@ describe('ReplyOrder', () => {
     }
     expect(out).toEqual(Array.from({ length: 2000 }, (_, i) => i));
   });
+
+  it('computes a function-filled slot only once every earlier slot is released (read-your-writes)', () => {
+    const out: string[] = [];
+    const q = new ReplyOrder<string>((s) => out.push(s));
+    let state = 'old';
+    const write = q.take();
+    const read = q.take();
+    q.fill(read, () => [`read saw ${state}`]);
+    expect(out).toEqual([]);
+    state = 'new';
+    q.fill(write, ['write done']);
+    expect(out).toEqual(['write done', 'read saw new']);
+  });
 });

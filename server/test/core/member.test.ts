@@ -1,0 +1,273 @@
+// Whole-member simulation: three core Members (server/src/core/member.ts) with in-memory
+// storage, an in-memory network and fake client links, driven by explicit ticks — no sockets,
+// no timers, no disk, fully deterministic. The real-process counterpart is test/e2e.
+
+import { describe, expect, it } from 'vitest';
+import { CreateMode, ErrorCode, PROTOCOL_VERSION, type DecodedRequest, type ServerFrame } from '@arbor/protocol';
+import { SeededRandom, bootstrapEntries, createMemoryStorage, type MemoryStorage, type NodeId } from '@arbor/raft';
+import { ZnodeTree, restoreFromChunksSync } from '@arbor/tree';
+import type { ClientLink } from '../../src/core/client-port.js';
+import { Member, type PeerEnvelope } from '../../src/core/member.js';
+
+const TICK_MS = 50;
+const OPEN = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+
+class FakeLink implements ClientLink {
+  readonly frames: ServerFrame[] = [];
+  closed: string | null = null;
+  constructor(
+    readonly id: number,
+    readonly remoteAddress = '127.0.0.1',
+  ) {}
+  send(frame: ServerFrame): void {
+    if (this.closed === null) this.frames.push(frame);
+  }
+  close(reason: string): void {
+    this.closed = reason;
+  }
+  responses(): { xid: number; err: number; res?: unknown }[] {
+    return this.frames.filter((f) => 'xid' in f && 'err' in f && f.xid > 0) as { xid: number; err: number; res?: unknown }[];
+  }
+}
+
+class SimEnsemble {
+  readonly members = new Map<NodeId, Member>();
+  readonly storages = new Map<NodeId, MemoryStorage>();
+  readonly down = new Set<NodeId>();
+  private queue: { from: NodeId; to: NodeId; envelopes: PeerEnvelope[] }[] = [];
+  nowMs = 0;
+  private nextLink = 1;
+
+  constructor(readonly ids: NodeId[]) {
+    for (const id of ids) {
+      const storage = createMemoryStorage();
+      const { entries, hardState } = bootstrapEntries(ids);
+      storage.log.append(entries);
+      storage.stable.saveHardState(hardState);
+      this.storages.set(id, storage);
+      this.start(id);
+    }
+  }
+
+  start(id: NodeId): void {
+    const storage = this.storages.get(id)!;
+    const random = new SeededRandom(id * 7919);
+    const latest = storage.snapshots.latest();
+    const tree = latest.index === 0 ? new ZnodeTree() : restoreFromChunksSync([storage.snapshots.latestData()]);
+    let member: Member | null = null;
+    member = new Member(
+      {
+        nowMs: () => this.nowMs,
+        wallMs: () => 1_800_000_000_000 + this.nowMs,
+        random,
+        randomBytes: (n) => Uint8Array.from({ length: n }, () => random.nextInt(256)),
+        persist: (rd) => {
+          // Synchronous disk: durable before the next input.
+          for (const chunk of rd.snapshotChunks) storage.snapshots.stage(chunk);
+          if (rd.snapshot) {
+            storage.snapshots.install(rd.snapshot);
+            storage.log.reset({ index: rd.snapshot.index, term: rd.snapshot.term });
+          }
+          storage.log.append(rd.entries);
+          if (rd.hardState) storage.stable.saveHardState(rd.hardState);
+          const mark = rd.persistMark;
+          if (mark !== null) queueMicrotask(() => member?.onPersisted(mark));
+        },
+        installSnapshot: () => restoreFromChunksSync([storage.snapshots.latestData()]),
+        saveSnapshot: (meta, chunks) => {
+          storage.snapshots.save(meta, concat(chunks));
+          return Promise.resolve();
+        },
+        sendPeer: (to, envelopes) => this.queue.push({ from: id, to, envelopes }),
+        fatal: (error) => {
+          throw error;
+        },
+      },
+      {
+        id,
+        storage,
+        tree,
+        appliedIndex: latest.index,
+        electionTicks: 10,
+        heartbeatTicks: 1,
+        tickMs: TICK_MS,
+        sessionTimeoutMinMs: 1_000,
+        sessionTimeoutMaxMs: 10_000,
+      },
+    );
+    this.members.set(id, member);
+    this.down.delete(id);
+  }
+
+  crash(id: NodeId): void {
+    this.members.get(id)?.stop('crash');
+    this.members.delete(id);
+    this.down.add(id);
+  }
+
+  /** Delivers every queued message and settles persistence callbacks. */
+  async settle(): Promise<void> {
+    for (let round = 0; round < 100; round++) {
+      await Promise.resolve();
+      if (this.queue.length === 0) return;
+      const batch = this.queue;
+      this.queue = [];
+      for (const { from, to, envelopes } of batch) {
+        if (this.down.has(to) || this.down.has(from)) continue;
+        // Through msgpack-like copying is not needed: nothing is mutated after sending.
+        this.members.get(to)?.onPeerEnvelopes(from, envelopes);
+      }
+    }
+  }
+
+  async run(ticks: number, until?: () => boolean): Promise<void> {
+    for (let i = 0; i < ticks; i++) {
+      if (until?.()) return;
+      this.nowMs += TICK_MS;
+      for (const m of this.members.values()) m.tick();
+      await this.settle();
+    }
+    if (until !== undefined && !until()) throw new Error(`condition not reached within ${ticks} ticks`);
+  }
+
+  leader(): Member | undefined {
+    return [...this.members.values()].find((m) => m.isLeader);
+  }
+
+  link(): FakeLink {
+    return new FakeLink(this.nextLink++);
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function createReq(xid: number, requestId: number, path: string, mode: number = CreateMode.PERSISTENT): DecodedRequest {
+  return { xid, op: 1, name: 'create', requestId, args: { path, data: null, acl: OPEN, mode } } as DecodedRequest;
+}
+
+async function openSession(sim: SimEnsemble, member: Member, timeoutMs = 4_000): Promise<{ link: FakeLink; sessionId: number }> {
+  const link = sim.link();
+  member.onConnect(link, {
+    protocolVersion: PROTOCOL_VERSION,
+    sessionId: 0,
+    password: null,
+    timeoutMs,
+    lastZxid: 0,
+    readOnly: false,
+    auth: [],
+  });
+  await sim.run(50, () => link.frames.length > 0);
+  const hello = link.frames[0] as { sessionId?: number; err?: number };
+  expect(hello.err).toBeUndefined();
+  return { link, sessionId: hello.sessionId! };
+}
+
+describe('the member core in a simulated 3-member ensemble', () => {
+  it('elects a leader, opens sessions through any member and applies writes everywhere alike', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const follower = [...sim.members.values()].find((m) => !m.isLeader)!;
+    const { link } = await openSession(sim, follower);
+    for (let i = 1; i <= 20; i++) follower.onRequest(link, createReq(i, i, `/n${i}`));
+    // A read pipelined behind the writes sees all of them (answered in order, after them).
+    follower.onRequest(link, { xid: 21, op: 8, name: 'getChildren', args: { path: '/' } } as DecodedRequest);
+    await sim.run(50, () => link.responses().length === 21);
+    const responses = link.responses();
+    expect(responses.map((r) => r.xid)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(responses.every((r) => r.err === 0)).toBe(true);
+    expect((responses[20]!.res as { children: string[] }).children).toHaveLength(20);
+    await sim.run(5);
+    const digests = new Set([...sim.members.values()].map((m) => m.tree.digest()));
+    expect(digests.size).toBe(1);
+  });
+
+  it('answers a write retried after a leader crash with its original result, exactly once', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { link, sessionId } = await openSession(sim, leader);
+    leader.onRequest(link, createReq(1, 1, '/seq-', CreateMode.PERSISTENT_SEQUENTIAL));
+    await sim.run(20, () => link.responses().length === 1);
+    const first = link.responses()[0]!.res as { path: string };
+    sim.crash(leader.id);
+    await sim.run(200, () => sim.leader() !== undefined);
+    const next = sim.leader()!;
+    // The client lost the answer and resumes its session elsewhere, retrying with the same request id.
+    const password = (link.frames[0] as { password: Uint8Array }).password;
+    const link2 = sim.link();
+    next.onConnect(link2, {
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId,
+      password,
+      timeoutMs: 4_000,
+      lastZxid: 0,
+      readOnly: false,
+      auth: [],
+    });
+    await sim.run(20, () => link2.frames.length > 0);
+    next.onRequest(link2, createReq(7, 1, '/seq-', CreateMode.PERSISTENT_SEQUENTIAL));
+    await sim.run(50, () => link2.responses().length === 1);
+    expect(link2.responses()[0]).toMatchObject({ xid: 7, err: 0, res: { path: first.path } });
+    expect(next.tree.getChildren('/', []).children.filter((c) => c.startsWith('seq-'))).toEqual([first.path.slice(1)]);
+  });
+
+  it('expires a silent session on the leader and deletes its ephemerals on every member', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const follower = [...sim.members.values()].find((m) => !m.isLeader)!;
+    const { link } = await openSession(sim, follower, 1_000);
+    follower.onRequest(link, createReq(1, 1, '/eph', CreateMode.EPHEMERAL));
+    await sim.run(20, () => link.responses().length === 1);
+    expect([...sim.members.values()].every((m) => m.tree.exists('/eph') !== null)).toBe(true);
+    // The session stays alive while it pings (through the follower's liveness batches)...
+    for (let i = 0; i < 10; i++) {
+      follower.onRequest(link, { xid: -2, op: 11, name: 'ping', args: {} } as DecodedRequest);
+      await sim.run(6);
+    }
+    expect(sim.leader()!.tree.exists('/eph')).not.toBeNull();
+    // ...and expires once it falls silent.
+    await sim.run(60, () => [...sim.members.values()].every((m) => m.tree.exists('/eph') === null));
+    expect(link.frames.some((f) => 'notice' in f && f.notice === 'sessionExpired')).toBe(true);
+    expect(link.closed).not.toBeNull();
+  });
+
+  it('refuses a reconnect with a wrong password and one to an unknown session', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { sessionId } = await openSession(sim, leader);
+    const bad = sim.link();
+    leader.onConnect(bad, {
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId,
+      password: new Uint8Array(16),
+      timeoutMs: 4_000,
+      lastZxid: 0,
+      readOnly: false,
+      auth: [],
+    });
+    await sim.run(5, () => bad.frames.length > 0);
+    expect(bad.frames[0]).toMatchObject({ err: ErrorCode.AUTHFAILED });
+    const gone = sim.link();
+    leader.onConnect(gone, {
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId: 12345,
+      password: new Uint8Array(16),
+      timeoutMs: 4_000,
+      lastZxid: 0,
+      readOnly: false,
+      auth: [],
+    });
+    await sim.run(5, () => gone.frames.length > 0);
+    expect(gone.frames[0]).toMatchObject({ err: ErrorCode.SESSIONEXPIRED });
+    expect(gone.closed).not.toBeNull();
+  });
+});

@@ -1,0 +1,235 @@
+// A private harness for end-to-end tests: real member processes (the built `arbor server`
+// command) on 127.0.0.1, free ports, a temporary directory, kill -9 and restarts. Every wait is
+// bounded; every process it starts is stopped by PID in stop().
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../../server/dist/cli/main.js', import.meta.url));
+
+export interface MemberSlot {
+  id: number;
+  clientPort: number;
+  peerPort: number;
+  adminPort: number;
+  dataDir: string;
+  configFile: string;
+  process: ChildProcess | null;
+  /** stderr of the current and earlier lives (JSON logs), for failure messages. */
+  log: string[];
+}
+
+/** The subset of /status the harness reads. */
+export interface StatusView {
+  id: number;
+  role: string;
+  term: number;
+  leaderId: number;
+  commitIndex: number;
+  appliedIndex: number;
+  sessions: number;
+  znodes: number;
+  digest: string;
+}
+
+export interface EnsembleOptions {
+  members: number;
+  tickMs?: number;
+  sessionTimeoutMinMs?: number;
+  snapshotEveryEntries?: number;
+  logLevel?: string;
+}
+
+/** Ports nobody listens on right now (bound then released; good enough on a test machine). */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('no port');
+    ports.push(address.port);
+    servers.push(server);
+  }
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+  stepMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
+
+export class Ensemble {
+  readonly slots: MemberSlot[];
+  private constructor(
+    readonly dir: string,
+    slots: MemberSlot[],
+  ) {
+    this.slots = slots;
+  }
+
+  static async start(options: EnsembleOptions): Promise<Ensemble> {
+    const dir = mkdtempSync(join(tmpdir(), 'arbor-e2e-'));
+    const ports = await freePorts(options.members * 3);
+    const members = Array.from({ length: options.members }, (_, i) => ({
+      id: i + 1,
+      host: '127.0.0.1',
+      clientPort: ports[i * 3]!,
+      peerPort: ports[i * 3 + 1]!,
+      adminPort: ports[i * 3 + 2]!,
+    }));
+    const slots = members.map((m): MemberSlot => {
+      const dataDir = join(dir, `member-${m.id}`);
+      mkdirSync(dataDir, { recursive: true });
+      const configFile = join(dir, `member-${m.id}.json`);
+      const config: Record<string, unknown> = {
+        id: m.id,
+        members,
+        dataDir,
+        logLevel: options.logLevel ?? 'info',
+        tickMs: options.tickMs ?? 50,
+      };
+      if (options.sessionTimeoutMinMs !== undefined) config['sessionTimeoutMinMs'] = options.sessionTimeoutMinMs;
+      if (options.snapshotEveryEntries !== undefined) config['snapshotEveryEntries'] = options.snapshotEveryEntries;
+      writeFileSync(configFile, JSON.stringify(config, null, 2));
+      return { ...m, dataDir, configFile, process: null, log: [] };
+    });
+    const ensemble = new Ensemble(dir, slots);
+    for (const slot of slots) ensemble.launch(slot);
+    await ensemble.waitForLeader();
+    return ensemble;
+  }
+
+  get connectString(): string {
+    return this.slots.map((s) => `127.0.0.1:${s.clientPort}`).join(',');
+  }
+
+  slot(id: number): MemberSlot {
+    const slot = this.slots.find((s) => s.id === id);
+    if (slot === undefined) throw new Error(`no member ${id}`);
+    return slot;
+  }
+
+  private launch(slot: MemberSlot): void {
+    const child = spawn(process.execPath, [CLI, 'server', '--config', slot.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      slot.log.push(chunk);
+      if (slot.log.length > 2000) slot.log.splice(0, 1000);
+    });
+    slot.process = child;
+  }
+
+  async status(id: number): Promise<StatusView> {
+    const res = await fetch(`http://127.0.0.1:${this.slot(id).adminPort}/status`, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) throw new Error(`member ${id} /status answered ${res.status}`);
+    return (await res.json()) as StatusView;
+  }
+
+  running(): MemberSlot[] {
+    return this.slots.filter((s) => s.process !== null);
+  }
+
+  /** Waits until every running member agrees on one leader, which is running; returns its id. */
+  async waitForLeader(timeoutMs = 20_000): Promise<number> {
+    return waitFor(
+      'a leader every running member agrees on',
+      async () => {
+        const statuses = await Promise.all(this.running().map((s) => this.status(s.id)));
+        const leader = statuses[0]?.leaderId ?? 0;
+        if (leader === 0 || !statuses.every((st) => st.leaderId === leader)) return undefined;
+        const leaderStatus = statuses.find((st) => st.id === leader);
+        return leaderStatus?.role === 'leader' ? leader : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** Waits until every running member has applied the same index and has the same digest; returns the digest. */
+  async waitForConvergence(timeoutMs = 20_000): Promise<string> {
+    return waitFor(
+      'every running member applying the same state',
+      async () => {
+        const statuses = await Promise.all(this.running().map((s) => this.status(s.id)));
+        const first = statuses[0];
+        if (first === undefined) return undefined;
+        const same = statuses.every(
+          (st) => st.appliedIndex === first.appliedIndex && st.digest === first.digest && st.commitIndex === st.appliedIndex,
+        );
+        return same ? first.digest : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** kill -9: no chance to flush or hand anything over. */
+  async kill(id: number): Promise<void> {
+    const slot = this.slot(id);
+    const child = slot.process;
+    if (child === null) return;
+    slot.process = null;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM and wait for a clean exit (bounded). Returns the exit code. */
+  async terminate(id: number, timeoutMs = 10_000): Promise<number | null> {
+    const slot = this.slot(id);
+    const child = slot.process;
+    if (child === null) return null;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await exited;
+    clearTimeout(timer);
+    slot.process = null;
+    return code;
+  }
+
+  /** Starts a stopped member again on its data directory (or an emptied one with wipe). */
+  async restart(id: number, options: { wipe?: boolean } = {}): Promise<void> {
+    const slot = this.slot(id);
+    if (slot.process !== null) throw new Error(`member ${id} is running`);
+    if (options.wipe === true) {
+      rmSync(slot.dataDir, { recursive: true, force: true });
+      mkdirSync(slot.dataDir, { recursive: true });
+    }
+    this.launch(slot);
+    await waitFor(`member ${id} serving its admin port`, async () => ((await this.status(id)) ? true : undefined));
+  }
+
+  /** The member logs, for a failing test's message. */
+  logs(id: number): string {
+    return this.slot(id).log.join('').slice(-8_000);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.slots.map((s) => this.kill(s.id)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
