@@ -86,3 +86,4 @@ export {
   WatcherType,
 } from '@arbor/protocol';
 export type { ACL, CreateModeName, Id, Stat } from '@arbor/protocol';
+export * from './recipes/index.js';
