@@ -58,6 +58,12 @@ describe('a 1-member ensemble', () => {
       await c.delete('/one/m');
       expect(await c.exists('/one/m')).toBeNull();
       expect((await c.getACL('/one')).acl).toEqual([{ perms: 31, id: { scheme: 'world', id: 'anyone' } }]);
+      // The admin port: ready, and the requests just made are counted with their latency.
+      const admin = `http://127.0.0.1:${ensemble.slot(1).adminPort}`;
+      expect((await fetch(`${admin}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${admin}/metrics`)).text();
+      expect(metrics).toMatch(/^arbor_requests_total\{op="create"\} [1-9]\d*$/m);
+      expect(metrics).toMatch(/^arbor_request_latency_seconds_sum\{op="create"\} \d/m);
     } finally {
       await c.close();
     }

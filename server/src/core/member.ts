@@ -118,6 +118,8 @@ interface Conn {
   timeoutMs: number;
   identities: Id[];
   replies: ReplyOrder<ServerFrame>;
+  /** Arrival time and op of each unanswered request, by xid (latency metrics). */
+  started: Map<number, { name: string; atMs: number }>;
 }
 
 /** A write waiting for the entry that carries it. */
@@ -141,7 +143,10 @@ interface PendingRead {
 }
 
 export interface MemberCounters {
+  /** Requests answered, by op name. */
   requests: Record<string, number>;
+  /** Sum of arrival-to-answer times in ms, by op name. */
+  latencyMsSum: Record<string, number>;
   elections: number;
   proposalsRejected: number;
 }
@@ -174,7 +179,7 @@ export class Member implements ClientService {
   private snapshotting = false;
   private lastSnapshotIndex: number;
   private readonly logger: MemberLogger;
-  readonly counters: MemberCounters = { requests: {}, elections: 0, proposalsRejected: 0 };
+  readonly counters: MemberCounters = { requests: {}, latencyMsSum: {}, elections: 0, proposalsRejected: 0 };
 
   constructor(
     private readonly host: MemberHost,
@@ -523,7 +528,18 @@ export class Member implements ClientService {
   }
 
   private accept(link: ClientLink, sessionId: number, timeoutMs: number, password: Uint8Array, identities: Id[]): void {
-    const conn: Conn = { link, sessionId, timeoutMs, identities, replies: new ReplyOrder((f) => link.send(f)) };
+    const started = new Map<number, { name: string; atMs: number }>();
+    const conn: Conn = {
+      link,
+      sessionId,
+      timeoutMs,
+      identities,
+      started,
+      replies: new ReplyOrder((frame) => {
+        if ('err' in frame && 'xid' in frame) this.answered(started, frame.xid);
+        link.send(frame);
+      }),
+    };
     this.conns.set(link.id, conn);
     this.touch(sessionId);
     link.send({
@@ -599,7 +615,7 @@ export class Member implements ClientService {
   onRequest(link: ClientLink, request: DecodedRequest): void {
     const conn = this.conns.get(link.id);
     if (conn === undefined) return;
-    this.counters.requests[request.name] = (this.counters.requests[request.name] ?? 0) + 1;
+    conn.started.set(request.xid, { name: request.name, atMs: this.host.nowMs() });
     this.touch(conn.sessionId);
     const ticket = conn.replies.take();
     try {
@@ -609,6 +625,15 @@ export class Member implements ClientService {
       conn.replies.fill(ticket, [this.errorFrame(request.xid, e.code, e.message)]);
     }
     this.process();
+  }
+
+  private answered(started: Map<number, { name: string; atMs: number }>, xid: number): void {
+    const s = started.get(xid);
+    if (s === undefined) return;
+    started.delete(xid);
+    const c = this.counters;
+    c.requests[s.name] = (c.requests[s.name] ?? 0) + 1;
+    c.latencyMsSum[s.name] = (c.latencyMsSum[s.name] ?? 0) + (this.host.nowMs() - s.atMs);
   }
 
   private errorFrame(xid: number, err: ErrorCode, message: string): ServerFrame {

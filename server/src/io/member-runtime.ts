@@ -248,7 +248,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
       const pending = core.pendingCounts();
       return {
         requests: { ...core.counters.requests },
-        latencyMsSum: {},
+        latencyMsSum: { ...core.counters.latencyMsSum },
         fsyncCount,
         fsyncMsSum,
         commitCount: fsyncCount,

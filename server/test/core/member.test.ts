@@ -184,6 +184,10 @@ describe('the member core in a simulated 3-member ensemble', () => {
     expect(responses.map((r) => r.xid)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
     expect(responses.every((r) => r.err === 0)).toBe(true);
     expect((responses[20]!.res as { children: string[] }).children).toHaveLength(20);
+    // Metrics count answered requests by op, with the time each waited.
+    expect(follower.counters.requests['create']).toBe(20);
+    expect(follower.counters.requests['getChildren']).toBe(1);
+    expect(follower.counters.latencyMsSum['create']).toBeGreaterThan(0);
     await sim.run(5);
     const digests = new Set([...sim.members.values()].map((m) => m.tree.digest()));
     expect(digests.size).toBe(1);
