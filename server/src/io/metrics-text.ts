@@ -9,8 +9,12 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+/** Prometheus spells the infinities +Inf and -Inf. */
 function num(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'NaN';
+  if (Number.isFinite(n)) return String(n);
+  if (n === Infinity) return '+Inf';
+  if (n === -Infinity) return '-Inf';
+  return 'NaN';
 }
 
 class Writer {
