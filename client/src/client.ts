@@ -264,6 +264,14 @@ export class ArborClient {
     return this.session.negotiatedTimeoutMs;
   }
 
+  /**
+   * The id of the member that accepted the latest handshake (undefined before the first). It
+   * stays at the last member while suspended; for logs and operations, not for routing.
+   */
+  get memberId(): number | undefined {
+    return this.session.memberId;
+  }
+
   /** The highest zxid this client has seen; it never reads older state than this. */
   get lastZxid(): number {
     return this.session.lastZxid;
