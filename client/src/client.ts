@@ -385,9 +385,11 @@ export class ArborClient {
     const watch = options.watch === true;
     return this.request('exists', this.readArgs(path, options), label, options, (frame) => {
       if (frame.err !== ErrorCode.OK && frame.err !== ErrorCode.NONODE) throw this.answerError(frame, label);
-      // exists on a missing node leaves a watch for its creation (ZooKeeper's rule).
+      // exists on a missing node leaves a watch for its creation; on an existing node it is a data
+      // watch (ZooKeeper's rule). The kind matters after a reconnect: setWatches re-arms each kind
+      // with its own test, and only a data watch reports a node deleted while the client was away.
       const stat = frame.err === ErrorCode.OK ? (frame.res as ResultOf<'exists'>).stat : null;
-      return watch ? { stat, changed: this.registry.addOneShot('exist', path) } : stat;
+      return watch ? { stat, changed: this.registry.addOneShot(stat === null ? 'exist' : 'data', path) } : stat;
     });
   }
 

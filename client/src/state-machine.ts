@@ -59,7 +59,9 @@ type Link =
  * No timers, sockets or randomness of its own, so every transition is unit-tested directly.
  *
  * Timing rules, with T the negotiated session timeout:
- * - a ping every T/3 while up; a member silent for 2T/3 is abandoned for the next one;
+ * - a ping every T/3 while up; a member silent for 2T/3 is abandoned for the next one, and so is
+ *   one that leaves a ping unanswered until T/4 before the session deadline (it answers other
+ *   requests but cannot confirm the session, like a follower cut off from its leader);
  * - the session deadline is local and monotonic: at a handshake, the attempt's start + T; at each
  *   ping reply, the ping's send time + the `sessionRemainingMs` it reports. Both bounds are
  *   earlier than the leader's own expiry, so when the deadline passes — connected or not,
@@ -118,7 +120,10 @@ export class ConnectionMachine {
     const link = this.link;
     if (link.kind === 'waiting') wake = Math.min(wake, link.untilMs);
     else if (link.kind === 'handshaking') wake = Math.min(wake, link.deadlineMs);
-    else if (link.kind === 'up') wake = Math.min(wake, link.nextPingMs, link.lastHeardMs + this.silenceMs());
+    else if (link.kind === 'up') {
+      wake = Math.min(wake, link.nextPingMs, link.lastHeardMs + this.silenceMs());
+      if (link.pingsSentMs.length > 0 && this.session !== null) wake = Math.min(wake, this.session.deadlineMs - this.reserveMs());
+    }
     return Number.isFinite(wake) ? wake : undefined;
   }
 
@@ -212,12 +217,22 @@ export class ConnectionMachine {
     } else if (link.kind === 'up' && this.session !== null) {
       if (nowMs >= link.lastHeardMs + this.silenceMs()) {
         this.abandon(nowMs, `member ${link.member} silent for ${Math.round(nowMs - link.lastHeardMs)} ms`);
+      } else if (link.pingsSentMs.length > 0 && nowMs >= this.session.deadlineMs - this.reserveMs()) {
+        // The member answers requests but not pings: it cannot vouch for the session (a follower
+        // cut off from the leader). Other frames keep it from looking silent, so without this
+        // the deadline would pass here instead of the session moving to a member that can.
+        this.abandon(nowMs, `member ${link.member} has not confirmed the session for ${Math.round(nowMs - link.pingsSentMs[0]!)} ms`);
       } else if (nowMs >= link.nextPingMs) {
         link.pingsSentMs.push(nowMs);
         link.nextPingMs = nowMs + this.session.timeoutMs / 3;
         this.emit({ type: 'ping' });
       }
     }
+  }
+
+  /** Time kept in hand before the session deadline to reconnect elsewhere. */
+  private reserveMs(): number {
+    return (this.session?.timeoutMs ?? 0) / 4;
   }
 
   private silenceMs(): number {

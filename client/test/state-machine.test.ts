@@ -151,12 +151,29 @@ describe('ConnectionMachine', () => {
   it('a member silent for 2T/3 is abandoned for another', () => {
     const m = connectedMachine();
     m.tick(T / 3);
-    m.takeCommands(); // ping, never answered
-    m.frameReceived(1000);
+    m.takeCommands(); // ping
+    m.pingAnswered(1000, T); // answered: the deadline is T/3 + T
     m.tick(1000 + (2 * T) / 3 - 1);
     expect(trace(m.takeCommands())).toEqual(['ping']);
     m.tick(1000 + (2 * T) / 3);
     expect(trace(m.takeCommands())).toEqual(['drop', 'state suspended', 'open 1']);
+  });
+
+  it('a member that answers requests but leaves a ping unanswered is abandoned T/4 before the deadline', () => {
+    const m = connectedMachine();
+    m.tick(T / 3);
+    expect(trace(m.takeCommands())).toEqual(['ping']); // never answered
+    // Other frames keep arriving, so the member never looks silent...
+    for (let t = T / 3 + 500; t < T - T / 4; t += 500) {
+      m.frameReceived(t);
+      m.tick(t);
+    }
+    expect(trace(m.takeCommands())).toEqual(['ping']);
+    expect(m.nextWakeMs()).toBe(T - T / 4);
+    // ...but it cannot confirm the session: the client moves on while there is time to reconnect.
+    m.tick(T - T / 4);
+    expect(trace(m.takeCommands())).toEqual(['drop', 'state suspended', 'open 1']);
+    expect(m.state).toBe('suspended');
   });
 
   it('ping replies move the local session deadline to send time + sessionRemainingMs', () => {

@@ -300,6 +300,11 @@ describe('the SDK on a 3-member ensemble under failures', () => {
       await client.create('/away', utf8('0'));
       await client.create('/away/child', null);
       const oneShot = await client.getData('/away', { watch: true });
+      // exists() on an existing node: re-armed after the reconnect as a data watch, so the delete is reported.
+      const childWatch = await client.exists('/away/child', { watch: true });
+      expect(childWatch.stat).not.toBeNull();
+      const absentWatch = await client.exists('/away/new', { watch: true });
+      expect(absentWatch.stat).toBeNull();
       const persistent = client.watch('/away', { recursive: true });
       await persistent.ready;
       const events = persistent[Symbol.asyncIterator]();
@@ -314,6 +319,8 @@ describe('the SDK on a 3-member ensemble under failures', () => {
       await observer.delete('/away/child');
       await observer.create('/away/new', null);
       expect(await oneShot.changed).toMatchObject({ type: 'NodeDataChanged', path: '/away' });
+      expect(await childWatch.changed).toMatchObject({ type: 'NodeDeleted', path: '/away/child' });
+      expect(await absentWatch.changed).toMatchObject({ type: 'NodeCreated', path: '/away/new' });
       const seen = await take(events, 3, 15_000);
       expect(seen.map((e) => [e.type, e.path])).toEqual([
         ['NodeDataChanged', '/away'],

@@ -109,6 +109,9 @@ export type PeerEnvelope =
   /** The leader touched the sessions of liveness batch `seq`. */
   | { k: 'liveAck'; seq: number };
 
+/** Pings a follower holds while it waits for the leader's acknowledgement (all connections). */
+const PINGS_WAITING_MAX = 10_000;
+
 const NOOP_LOGGER: MemberLogger = { info() {}, warn() {}, debug() {} };
 
 /** A client connection after its handshake, bound to a session. */
@@ -169,6 +172,11 @@ export class Member implements ClientService {
   private readonly expiring = new Set<number>();
   private readonly liveBatches = new Map<number, { sentMs: number; ids: number[] }>();
   private readonly confirmedDeadline = new Map<number, number>();
+  /**
+   * Pings a follower answers once the leader has acknowledged the liveness batch that carries
+   * them (`batchSeq`), so that the remaining time each reply reports counts from this very ping.
+   */
+  private readonly waitingPings: { connId: ConnectionId; batchSeq: number }[] = [];
   private liveSeq = 0;
   private readSeq = 0;
   private ticks = 0;
@@ -231,6 +239,7 @@ export class Member implements ClientService {
     this.node.tick();
     const now = this.host.nowMs();
     if (this.isLeader) {
+      if (this.waitingPings.length > 0) this.answerWaitingPings(Infinity);
       for (const id of this.tracker.expired(now)) this.proposeSystem({ type: 'closeSession', sessionId: id, reason: 'expire' });
       for (const path of this.tree.dueForRemoval(this.host.wallMs(), 100)) {
         if (this.reaping.has(path)) continue;
@@ -280,6 +289,7 @@ export class Member implements ClientService {
             const session = this.tree.getSession(id);
             if (session !== undefined) this.confirmedDeadline.set(id, batch.sentMs + session.timeoutMs);
           }
+          this.answerWaitingPings(env.seq);
           break;
         }
         default:
@@ -582,6 +592,37 @@ export class Member implements ClientService {
     else this.liveness.touch(sessionId);
   }
 
+  private pingReply(conn: Conn): ServerFrame {
+    return {
+      xid: XID_PING,
+      zxid: this.appliedIndex,
+      err: ErrorCode.OK,
+      res: { sessionRemainingMs: this.remainingMs(conn) },
+    } as ServerFrame;
+  }
+
+  private deferPing(conn: Conn): void {
+    this.waitingPings.push({ connId: conn.link.id, batchSeq: this.liveSeq + 1 });
+    // Bounded: a client pings a few times per timeout; pings older than the cap are never
+    // answered, which only makes the client's deadline earlier (it matches replies to its
+    // oldest outstanding ping).
+    if (this.waitingPings.length > PINGS_WAITING_MAX) this.waitingPings.shift();
+  }
+
+  /** Answers the waiting pings covered by batch `ackedSeq` (all of them when this member leads). */
+  private answerWaitingPings(ackedSeq: number): void {
+    let kept = 0;
+    for (const ping of this.waitingPings) {
+      if (ping.batchSeq > ackedSeq) {
+        this.waitingPings[kept++] = ping;
+        continue;
+      }
+      const conn = this.conns.get(ping.connId);
+      if (conn !== undefined) conn.replies.sendNow(this.pingReply(conn));
+    }
+    this.waitingPings.length = kept;
+  }
+
   private remainingMs(conn: Conn): number {
     const now = this.host.nowMs();
     if (this.isLeader) return this.tracker.remainingMs(conn.sessionId, now) ?? conn.timeoutMs;
@@ -649,7 +690,16 @@ export class Member implements ClientService {
     const ids = conn.identities;
     switch (req.name) {
       case 'ping':
-        return fill([{ xid: XID_PING, zxid: this.appliedIndex, err: ErrorCode.OK, res: { sessionRemainingMs: this.remainingMs(conn) } }]);
+        if (this.isLeader) return fill([this.pingReply(conn)]);
+        // A follower knows a session is alive only once the leader has acknowledged it. Answering
+        // now would report the deadline of an earlier ping, short enough to make the client call
+        // its session lost before it could fail over; answering after the ack reports this
+        // ping's. The reply leaves out of turn (sendNow): it carries no data, and the client
+        // matches ping replies among themselves. If the leader never acknowledges (partition),
+        // the ping goes unanswered and the client moves to another member, as it should.
+        fill([]);
+        this.deferPing(conn);
+        return;
       case 'create':
       case 'create2': {
         const a = req.args;

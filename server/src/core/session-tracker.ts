@@ -22,9 +22,12 @@ export const SESSION_EXPIRE_BATCH_MAX_DEFAULT = 1_000;
 /**
  * Default interval at which a follower forwards liveness. It must be well below the minimum
  * session timeout: the leader hears of activity up to one interval (plus transit) late, which
- * delays an expiry but must never cause one.
+ * delays an expiry but must never cause one. Followers also hold each ping reply until the
+ * batch carrying it is acknowledged, so this interval is most of a follower's ping latency:
+ * it must leave the client time to hear the reply well before its deadline at the minimum
+ * timeout (1 s). One small message per interval per follower is cheap.
  */
-export const LIVENESS_INTERVAL_MS_DEFAULT = 500;
+export const LIVENESS_INTERVAL_MS_DEFAULT = 100;
 /** Default bound on the ids in one liveness message. */
 export const LIVENESS_BATCH_IDS_MAX_DEFAULT = 10_000;
 
