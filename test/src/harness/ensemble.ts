@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createPeerMesh, type PeerMesh } from '../proxy/index.js';
 
 const CLI = fileURLToPath(new URL('../../../server/dist/cli/main.js', import.meta.url));
 
@@ -42,6 +43,11 @@ export interface EnsembleOptions {
   sessionTimeoutMinMs?: number;
   snapshotEveryEntries?: number;
   logLevel?: string;
+  /**
+   * Members reach each other through a fault proxy per ordered pair ({@link Ensemble.mesh}), so
+   * tests can partition them, cut one direction or delay links.
+   */
+  peerMesh?: boolean;
 }
 
 /** Ports nobody listens on right now (bound then released; good enough on a test machine). */
@@ -85,11 +91,16 @@ export async function waitFor<T>(
 
 export class Ensemble {
   readonly slots: MemberSlot[];
+  /** Present when started with `peerMesh`: the proxies between members. */
+  readonly mesh: PeerMesh | undefined;
+  private readonly paused = new Set<number>();
   private constructor(
     readonly dir: string,
     slots: MemberSlot[],
+    mesh: PeerMesh | undefined,
   ) {
     this.slots = slots;
+    this.mesh = mesh;
   }
 
   static async start(options: EnsembleOptions): Promise<Ensemble> {
@@ -102,6 +113,7 @@ export class Ensemble {
       peerPort: ports[i * 3 + 1]!,
       adminPort: ports[i * 3 + 2]!,
     }));
+    const mesh = options.peerMesh === true ? await createPeerMesh(members.map((m) => ({ id: m.id, peerPort: m.peerPort }))) : undefined;
     const slots = members.map((m): MemberSlot => {
       const dataDir = join(dir, `member-${m.id}`);
       mkdirSync(dataDir, { recursive: true });
@@ -115,10 +127,13 @@ export class Ensemble {
       };
       if (options.sessionTimeoutMinMs !== undefined) config['sessionTimeoutMinMs'] = options.sessionTimeoutMinMs;
       if (options.snapshotEveryEntries !== undefined) config['snapshotEveryEntries'] = options.snapshotEveryEntries;
+      if (mesh !== undefined) {
+        config['peerRoutes'] = Object.fromEntries([...mesh.peersOf(m.id)].map(([to, address]) => [String(to), address]));
+      }
       writeFileSync(configFile, JSON.stringify(config, null, 2));
       return { ...m, dataDir, configFile, process: null, log: [] };
     });
-    const ensemble = new Ensemble(dir, slots);
+    const ensemble = new Ensemble(dir, slots, mesh);
     for (const slot of slots) ensemble.launch(slot);
     await ensemble.waitForLeader();
     return ensemble;
@@ -150,6 +165,11 @@ export class Ensemble {
     return (await res.json()) as StatusView;
   }
 
+  /** Running and not paused: the members that can answer. */
+  responsive(): MemberSlot[] {
+    return this.running().filter((s) => !this.paused.has(s.id));
+  }
+
   running(): MemberSlot[] {
     return this.slots.filter((s) => s.process !== null);
   }
@@ -159,7 +179,7 @@ export class Ensemble {
     return waitFor(
       'a leader every running member agrees on',
       async () => {
-        const statuses = await Promise.all(this.running().map((s) => this.status(s.id)));
+        const statuses = await Promise.all(this.responsive().map((s) => this.status(s.id)));
         const leader = statuses[0]?.leaderId ?? 0;
         if (leader === 0 || !statuses.every((st) => st.leaderId === leader)) return undefined;
         const leaderStatus = statuses.find((st) => st.id === leader);
@@ -174,7 +194,7 @@ export class Ensemble {
     return waitFor(
       'every running member applying the same state',
       async () => {
-        const statuses = await Promise.all(this.running().map((s) => this.status(s.id)));
+        const statuses = await Promise.all(this.responsive().map((s) => this.status(s.id)));
         const first = statuses[0];
         if (first === undefined) return undefined;
         const same = statuses.every(
@@ -192,9 +212,35 @@ export class Ensemble {
     const child = slot.process;
     if (child === null) return;
     slot.process = null;
+    this.paused.delete(id);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** kill -9 of every running member at the same instant (no member outlives another). */
+  async killAll(): Promise<void> {
+    await Promise.all(this.running().map((s) => this.kill(s.id)));
+  }
+
+  /** SIGSTOP: the member freezes with its sockets open, as in a long GC pause or a stalled VM. */
+  pause(id: number): void {
+    const child = this.slot(id).process;
+    if (child === null) throw new Error(`member ${id} is not running`);
+    child.kill('SIGSTOP');
+    this.paused.add(id);
+  }
+
+  /** SIGCONT after {@link pause}. */
+  resume(id: number): void {
+    const child = this.slot(id).process;
+    if (child === null || !this.paused.has(id)) return;
+    child.kill('SIGCONT');
+    this.paused.delete(id);
+  }
+
+  isPaused(id: number): boolean {
+    return this.paused.has(id);
   }
 
   /** SIGTERM and wait for a clean exit (bounded). Returns the exit code. */
@@ -230,6 +276,7 @@ export class Ensemble {
 
   async stop(): Promise<void> {
     await Promise.all(this.slots.map((s) => this.kill(s.id)));
+    await this.mesh?.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
