@@ -505,8 +505,12 @@ export class ArborClient {
     }
     const wire = ops.map((op) => this.multiOpToWire(op));
     return this.request('multi', { ops: wire }, label, options, (frame) => {
-      if (frame.err !== ErrorCode.OK) throw this.answerError(frame, label);
-      return this.multiResults(ops, (frame.res as ResultOf<'multi'>).results);
+      // A multi that failed at apply time still carries one result per op (the failing op's
+      // error among them): multiResults throws with all of them. One refused before it ran
+      // (an invalid op) has no results.
+      const results = (frame.res as Partial<ResultOf<'multi'>> | undefined)?.results;
+      if (frame.err !== ErrorCode.OK && !Array.isArray(results)) throw this.answerError(frame, label);
+      return this.multiResults(ops, results as ResultOf<'multi'>['results']);
     });
   }
 

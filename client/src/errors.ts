@@ -37,7 +37,18 @@ export class ArborClientError extends ArborError {
 
 function formatMessage(detail: string, { op, path }: ErrorContext): string {
   const where = [op, path].filter((s) => s !== undefined && s !== '').join(' ');
-  return where === '' ? detail : `${where}: ${detail}`;
+  return where === '' ? detail : `${where}: ${withoutOwnPrefix(detail, op)}`;
+}
+
+/**
+ * A member's message already names the op and its own path (`getData /app/x: ...`, with the
+ * chroot). The client's prefix names the op and the path as the caller wrote it, so the
+ * member's is dropped rather than repeated.
+ */
+function withoutOwnPrefix(detail: string, op: string | undefined): string {
+  if (op === undefined || op === '' || !(detail.startsWith(`${op} `) || detail.startsWith(`${op}:`))) return detail;
+  const cut = detail.indexOf(': ');
+  return cut < 0 ? detail : detail.slice(cut + 2);
 }
 
 const DEFAULT_DETAIL: Partial<Record<ErrorName, string>> = {

@@ -97,6 +97,8 @@ describe('the SDK on a 1-member ensemble', () => {
     const error = await client.getData('/kinds/missing').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoNodeError);
     expect((error as Error).message).toContain('/kinds/missing');
+    // The op and path are named once (the member's own prefix is not repeated).
+    expect((error as Error).message.match(/getData/g)).toHaveLength(1);
   });
 
   it('lists children in pages and counts descendants', async () => {
@@ -132,6 +134,13 @@ describe('the SDK on a 1-member ensemble', () => {
       .commit()
       .catch((e: unknown) => e);
     expect(failure).toMatchObject({ name: 'BadVersionError' });
+    // Every op's outcome: the create rolled back (reported OK), the setData the one that failed.
+    const outcomes = (failure as { transaction?: { index: number; results: { op: string; error?: Error }[] } }).transaction;
+    expect(outcomes?.index).toBe(1);
+    expect(outcomes?.results.map((r) => [r.op, r.error?.name])).toEqual([
+      ['create', undefined],
+      ['setData', 'BadVersionError'],
+    ]);
     expect(await client.exists('/tx/b')).toBeNull();
     const reads = await client.multiRead([
       { op: 'getData', path: '/tx' },
