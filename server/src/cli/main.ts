@@ -19,7 +19,7 @@ const USAGE = `usage:
   arbor server --config FILE [--id N] [--members LIST] [--data-dir DIR] [--tick-ms N] …
   arbor ensemble [--members 1|3|5|7] [--dir DIR] [--host H] [--base-client-port P]
                  [--base-peer-port P] [--base-admin-port P] [--log-level L] [--tick-ms N]
-  arbor shell [CONNECT_STRING] [shell args…]
+  arbor shell --connect HOST:PORT,...[/chroot] [--json] [-c 'COMMANDS']   (docs/shell.md)
 Settings of 'server' come from the JSON file, then ARBOR_* environment variables, then flags
 (see docs/operations.md).
 `;
