@@ -1,0 +1,2 @@
+export { Barrier } from './barrier.js';
+export type { BarrierWaitOptions } from './barrier.js';

@@ -1,0 +1,10 @@
+export { ServiceDiscovery } from './discovery.js';
+export type { ServiceDiscoveryOptions } from './discovery.js';
+export { DEFAULT_SERVICES_PATH, parseInstance } from './instance.js';
+export type { ServiceInstance } from './instance.js';
+export { ServiceRegistration } from './registration.js';
+export type { HealthCheck, RegisterOptions, RegistrationState } from './registration.js';
+export { ServiceCache } from './service-cache.js';
+export type { ServiceCacheEvent, ServiceProvider } from './service-cache.js';
+export { randomStrategy, roundRobinStrategy, stickyStrategy } from './strategies.js';
+export type { SelectionStrategy, StrategyOption } from './strategies.js';

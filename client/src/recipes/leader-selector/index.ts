@@ -1,0 +1,2 @@
+export { LeaderSelector, decideLeader } from './leader-selector.js';
+export type { LeaderSelectorOptions, LeadershipGrant, TakeLeadership } from './leader-selector.js';

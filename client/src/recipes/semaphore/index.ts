@@ -1,0 +1,2 @@
+export { Semaphore, SemaphoreLease } from './semaphore.js';
+export type { SemaphoreOptions, SemaphoreParticipants } from './semaphore.js';
