@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^@arbor\/tree$/, replacement: src('./packages/tree/src/index.ts') },
       { find: /^@arbor\/server$/, replacement: src('./server/src/index.ts') },
       { find: /^@arbor\/client$/, replacement: src('./client/src/index.ts') },
+      { find: /^@arbor\/testing$/, replacement: src('./packages/testing/src/index.ts') },
     ],
   },
   test: {

@@ -13,6 +13,8 @@ const rules = {
   'packages/tree': { allow: ['@arbor/protocol'], builtins: false },
   client: { allow: ['@arbor/protocol', 'ws'], builtins: true },
   server: { allow: ['@arbor/protocol', '@arbor/raft', '@arbor/tree', 'ws', 'better-sqlite3', 'pino'], builtins: true },
+  // the test kit runs the built server as processes and drives clients; nothing imports it back
+  'packages/testing': { allow: ['@arbor/client', '@arbor/server'], builtins: true },
   'server/src/core': { allow: ['@arbor/protocol', '@arbor/raft', '@arbor/tree'], builtins: false },
 };
 // builtins a pure part may still use: none that reach I/O or a clock

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, fromUtf8 } from '@arbor/client';
-import { Ensemble } from '../src/harness/ensemble.js';
+import { Ensemble } from '@arbor/testing';
 import { launchChromium, requireChromium, type Chromium } from '../src/browser/chromium.js';
 import { startStaticServer, type PageResult, type StaticServer } from '../src/browser/server.js';
 import type { ScenarioReport } from '../src/browser/scenario.js';

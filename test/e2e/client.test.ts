@@ -21,8 +21,7 @@ import {
   type ConnectionState,
   type PersistentWatchEvent,
 } from '@arbor/client';
-import { Ensemble, waitFor } from '../src/harness/ensemble.js';
-import { Mode, startProxy, type FaultProxy } from '../src/proxy/index.js';
+import { Ensemble, Mode, startProxy, waitFor, type FaultProxy } from '@arbor/testing';
 
 const str = (b: Uint8Array | null): string | null => (b === null ? null : fromUtf8(b));
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sdk from '@arbor/client';
 import type { ArborClient, ClientOptions } from '@arbor/client';
-import { Ensemble } from '../src/harness/ensemble.js';
+import { Ensemble } from '@arbor/testing';
 
 const DOC_PATH = fileURLToPath(new URL('../../docs/client.md', import.meta.url));
 const BLOCK_TIMEOUT_MS = 10_000;

@@ -15,7 +15,7 @@ import {
   type RequestFrame,
 } from '@arbor/protocol';
 import { connect, type ArborClient } from '@arbor/client';
-import { Ensemble, waitFor } from '../src/harness/ensemble.js';
+import { Ensemble, waitFor } from '@arbor/testing';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));

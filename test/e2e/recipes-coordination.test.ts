@@ -7,7 +7,7 @@ import { Barrier } from '@arbor/client';
 import { DoubleBarrier } from '@arbor/client';
 import { DistributedQueue, type QueueItem } from '@arbor/client';
 import { SharedCounter } from '@arbor/client';
-import { Ensemble } from '../src/harness/ensemble.js';
+import { Ensemble } from '@arbor/testing';
 
 const text = (item: QueueItem): string => new TextDecoder().decode(item.data ?? new Uint8Array());
 

@@ -9,7 +9,7 @@ import type { TransportFactory, Transport, WebSocketConstructor } from '@arbor/c
 import { NodeCache, TreeCache } from '@arbor/client';
 import { ServiceDiscovery } from '@arbor/client';
 import type { ServiceCache } from '@arbor/client';
-import { Ensemble, waitFor } from '../src/harness/ensemble.js';
+import { Ensemble, waitFor } from '@arbor/testing';
 
 /** Bound on an instance appearing in or vanishing from a cache after the fact (plus the session timeout for a crash). */
 const SEEN_WITHIN_MS = 5_000;

@@ -7,7 +7,7 @@ import { ReadWriteLock } from '@arbor/client';
 import { Semaphore } from '@arbor/client';
 import { LeaderSelector } from '@arbor/client';
 import { participantsOf } from '@arbor/client';
-import { Ensemble, waitFor } from '../src/harness/ensemble.js';
+import { Ensemble, waitFor } from '@arbor/testing';
 
 /** Some real work inside a critical section: one round trip (no sleep). */
 const work = async (client: ArborClient): Promise<void> => {

@@ -2,7 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaderLatch, Mutex, connect, type ArborClient } from '@arbor/client';
-import { Ensemble } from '../src/harness/ensemble.js';
+import { Ensemble } from '@arbor/testing';
 
 describe('recipes on a real 3-member ensemble', () => {
   let ensemble: Ensemble;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, digestId, type ArborClient } from '@arbor/client';
-import { Ensemble, freePorts, waitFor } from '../src/harness/ensemble.js';
+import { Ensemble, freePorts, waitFor } from '@arbor/testing';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = `${ROOT}server/dist/cli/main.js`;

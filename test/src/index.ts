@@ -1,4 +1,4 @@
-// Shared test code: the linearizability checker, the fault proxy and the ensemble harness (see test/README.md).
+// Shared test code: the linearizability checker and the fault runs (see test/README.md). The
+// ensemble harness and the fault proxy are @arbor/testing (packages/testing).
 export * as linearizability from './linearizability/index.js';
-export * as proxy from './proxy/index.js';
-export * as harness from './harness/ensemble.js';
+export * as faults from './faults/run.js';

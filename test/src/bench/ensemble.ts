@@ -3,7 +3,7 @@
 // outstanding requests; then milliseconds from kill -9 of the leader to the first successful
 // write. Bounded: a fixed number of operations per cell.
 import { connect, type ArborClient } from '@arbor/client';
-import { Ensemble } from '../harness/ensemble.js';
+import { Ensemble } from '@arbor/testing';
 
 const OPS_PER_CELL = Number(process.env['ARBOR_BENCH_OPS'] ?? 4_000);
 

@@ -3,7 +3,7 @@
 // watch notification latency — from a setData call on one member to the persistent-watch event
 // on a session of another member. Bounded by a fixed duration and a fixed number of writes.
 import { Mutex, connect, type ArborClient } from '@arbor/client';
-import { Ensemble } from '../harness/ensemble.js';
+import { Ensemble } from '@arbor/testing';
 
 const LOCK_SECONDS = Number(process.env['ARBOR_BENCH_LOCK_SECONDS'] ?? 10);
 const WATCH_WRITES = Number(process.env['ARBOR_BENCH_WATCH_WRITES'] ?? 1_000);

@@ -3,8 +3,7 @@
 // time is deliberate: Raft promises nothing when a majority is faulty at once, and a member whose
 // disk was wiped must catch up before anyone else fails (see the notes on wipe below).
 
-import type { Ensemble } from '../harness/ensemble.js';
-import { Mode } from '../proxy/index.js';
+import { Mode, type Ensemble } from '@arbor/testing';
 import type { Rng } from './random.js';
 
 export const FAULT_KINDS = [

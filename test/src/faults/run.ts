@@ -6,7 +6,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ensemble } from '../harness/ensemble.js';
+import { Ensemble } from '@arbor/testing';
 import { HistoryRecorder, checkHistory, formatCheckResult, type CheckResult } from '../linearizability/index.js';
 import { connect } from '@arbor/client';
 import { Nemesis, needsMesh, type FaultKind, type FaultRecord } from './nemesis.js';

@@ -1,16 +1,18 @@
-// A private harness for end-to-end tests: real member processes (the built `arbor server`
-// command) on 127.0.0.1, free ports, a temporary directory, kill -9 and restarts. Every wait is
-// bounded; every process it starts is stopped by PID in stop().
+// A real ensemble for a test: member processes (the built `arbor server` command) on 127.0.0.1,
+// free ports, a temporary directory; kill -9, SIGSTOP, restarts, wiped disks and, with peerMesh,
+// partitions between members. Every wait is bounded; every process it starts is stopped by PID
+// in stop(). Arbor's own end-to-end and fault suites use it; so can users (docs/testing.md).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createPeerMesh, type PeerMesh } from '../proxy/index.js';
+import { createRequire } from 'node:module';
+import { createPeerMesh, type PeerMesh } from './proxy/index.js';
 
-const CLI = fileURLToPath(new URL('../../../server/dist/cli/main.js', import.meta.url));
+/** The built `arbor` command of @arbor/server, which each member process runs. */
+const CLI = createRequire(import.meta.url).resolve('@arbor/server/cli');
 
 export interface MemberSlot {
   id: number;
@@ -241,6 +243,21 @@ export class Ensemble {
 
   isPaused(id: number): boolean {
     return this.paused.has(id);
+  }
+
+  /**
+   * Makes the ensemble elect another leader without restarting anything: the leader is frozen
+   * (SIGSTOP) until the others agree on a new one, then resumed (it rejoins as a follower).
+   * Returns the new leader's id. Clients of the old leader fail over as after a crash.
+   */
+  async forceLeaderChange(timeoutMs = 20_000): Promise<number> {
+    const old = await this.waitForLeader(timeoutMs);
+    this.pause(old);
+    try {
+      return await this.waitForLeader(timeoutMs);
+    } finally {
+      this.resume(old);
+    }
   }
 
   /** SIGTERM and wait for a clean exit (bounded). Returns the exit code. */

@@ -1,0 +1,88 @@
+// @arbor/testing used the way a user would: testing their own lock-guarded job against a real
+// ensemble and the failures it must survive. The "user code" is `guardedIncrement` below; the
+// test is the example docs/testing.md shows.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Mutex, connect, fromUtf8, utf8, type ArborClient } from '@arbor/client';
+import { Ensemble, connectFaulty } from '@arbor/testing';
+
+/** User code: increments a counter node, but only while holding the lock, and fenced by it. */
+async function guardedIncrement(client: ArborClient): Promise<number> {
+  const mutex = new Mutex(client, '/app/locks/counter');
+  const lease = await mutex.acquire({ timeoutMs: 10_000 });
+  try {
+    const { data, stat } = await client.getData('/app/counter');
+    const next = Number(fromUtf8(data ?? new Uint8Array())) + 1;
+    // The write commits only if the lock node is still ours (a multi with a check).
+    await lease.commitIfHeld([{ op: 'setData', path: '/app/counter', data: utf8(String(next)), version: stat.version }]);
+    return next;
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
+}
+
+describe('@arbor/testing: a user testing lock-guarded code', () => {
+  let ensemble: Ensemble;
+  let admin: ArborClient;
+  beforeAll(async () => {
+    ensemble = await Ensemble.start({ members: 3, sessionTimeoutMinMs: 1_000 });
+    admin = await connect(ensemble.connectString);
+    await admin.create('/app/counter', utf8('0'), { createParents: true });
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await ensemble?.stop();
+  });
+
+  it('keeps counting across a forced leader change and the kill of a member', async () => {
+    const worker = await connect(ensemble.connectString, { sessionTimeoutMs: 5_000 });
+    try {
+      expect(await guardedIncrement(worker)).toBe(1);
+      const before = await ensemble.waitForLeader();
+      const after = await ensemble.forceLeaderChange();
+      expect(after).not.toBe(before);
+      expect(await guardedIncrement(worker)).toBe(2);
+      await ensemble.kill(after);
+      expect(await guardedIncrement(worker)).toBe(3);
+      await ensemble.restart(after);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a holder whose session expires is told, and its fenced write is refused', async () => {
+    const holder = await connectFaulty(ensemble, { sessionTimeoutMs: 2_000 });
+    const other = await connect(ensemble.connectString, { sessionTimeoutMs: 5_000 });
+    try {
+      const lease = await new Mutex(holder.client, '/app/locks/counter').acquire({ timeoutMs: 10_000 });
+      const lost = new Promise<void>((resolve) => lease.lost.addEventListener('abort', () => resolve(), { once: true }));
+      await holder.expireSession();
+      await lost;
+      expect(holder.client.state).toBe('lost');
+      // The lock passes on once the ensemble expires the session; the other worker goes on.
+      expect(await guardedIncrement(other)).toBe(4);
+      await expect(lease.commitIfHeld([{ op: 'setData', path: '/app/counter', data: utf8('999') }])).rejects.toThrow();
+      expect(fromUtf8((await admin.getData('/app/counter')).data!)).toBe('4');
+    } finally {
+      await holder.close();
+      await other.close();
+    }
+  });
+
+  it('a write whose reply is lost is applied once', async () => {
+    const faulty = await connectFaulty(ensemble, { sessionTimeoutMs: 10_000 });
+    try {
+      faulty.dropReplies();
+      const created = faulty.client.create('/app/once-', utf8('x'), { mode: 'PERSISTENT_SEQUENTIAL' });
+      // Applied on the ensemble, answer lost on the way back.
+      for (let i = 0; i < 200 && (await admin.getChildren('/app')).children.filter((c) => c.startsWith('once-')).length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      faulty.heal();
+      const path = await created;
+      expect((await admin.getChildren('/app')).children.filter((c) => c.startsWith('once-'))).toEqual([path.slice('/app/'.length)]);
+    } finally {
+      await faulty.close();
+    }
+  });
+});
