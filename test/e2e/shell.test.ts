@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, digestId, type ArborClient } from '@arbor/client';
+import { LeaderLatch, Mutex, ServiceDiscovery, connect, digestId, participantsOf, type ArborClient } from '@arbor/client';
 import { Ensemble, freePorts, waitFor } from '@arbor/testing';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -196,5 +196,124 @@ describe('arbor shell on a real ensemble', () => {
     const run = await start(['--connect', `127.0.0.1:${port}`, '--timeout-ms', '1500', '-c', 'ls /']).done;
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^arbor shell: cannot connect to 127\.0\.0\.1:\d+: [^\n]+\n$/);
+  });
+
+  it('lock shows a Mutex holder and its waiter: sessions in hex, tokens, waits (text and JSON)', async () => {
+    const other = await connect(cs);
+    try {
+      const held = await new Mutex(client, '/locks/db').acquire();
+      const waiting = new Mutex(other, '/locks/db').acquire({ timeoutMs: 4 * RUN_TIMEOUT_MS });
+      await waitFor('the waiter', async () => ((await participantsOf(client, '/locks/db')).waiters.length === 1 ? true : undefined));
+      const run = await shell('lock /locks/db');
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const hex = (c: ArborClient): string => `0x${c.sessionId.toString(16)}`;
+      const lines = run.stdout.split('\n');
+      expect(lines[0]).toBe('/locks/db: mutex, 1 holder, 1 waiter');
+      expect(lines[1]).toMatch(/^ROLE +SESSION +WAITED +TOKEN +NODE$/);
+      expect(lines[2]?.split(/ +/)).toEqual([
+        'holder',
+        hex(client),
+        expect.stringMatching(/^\d+(ms|\.\ds)$/),
+        String(held.fencingToken),
+        expect.stringMatching(/-lock-\d{10}$/),
+      ]);
+      expect(lines[3]?.split(/ +/).slice(0, 2)).toEqual(['waiter', hex(other)]);
+      const [doc] = jsonLines((await shell('lock /locks/db', '--json')).stdout);
+      expect(doc).toMatchObject({ command: 'lock', path: '/locks/db', kind: 'mutex' });
+      const [holder] = doc?.['holders'] as Record<string, unknown>[];
+      expect(holder).toMatchObject({ role: 'holder', sessionId: client.sessionId, session: hex(client), fencingToken: held.fencingToken });
+      expect(holder?.['waitedMs']).toEqual(expect.any(Number));
+      expect((doc?.['waiters'] as { sessionId: number }[]).map((w) => w.sessionId)).toEqual([other.sessionId]);
+      await held.release();
+      await (await waiting).release();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('election shows the LeaderLatch leader with its id, payload and session, and the candidates', async () => {
+    const other = await connect(cs);
+    const latches = [
+      new LeaderLatch(client, '/election/app', { id: 'first', payload: { port: 7001 } }),
+      new LeaderLatch(other, '/election/app', { id: 'second' }),
+    ];
+    try {
+      for (const latch of latches) await latch.start();
+      await latches[0]?.awaitLeadership({ timeoutMs: RUN_TIMEOUT_MS });
+      const run = await shell('election /election/app');
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(
+        new RegExp(
+          `^/election/app: leader first \\(session 0x${client.sessionId.toString(16)}, payload \\{"port":7001\\}\\), 1 candidate queued\n`,
+        ),
+      );
+      expect(run.stdout).toMatch(/\ncandidate +second +0x[0-9a-f]+ /);
+      const [doc] = jsonLines((await shell('election /election/app', '--json')).stdout);
+      expect(doc).toMatchObject({
+        command: 'election',
+        path: '/election/app',
+        leader: { id: 'first', payload: { port: 7001 }, sessionId: client.sessionId },
+        candidates: [{ id: 'second', payload: null, sessionId: other.sessionId }],
+      });
+    } finally {
+      for (const latch of latches) await latch.close();
+      await other.close();
+    }
+  });
+
+  it('services lists the registered services, then one service with address:port, metadata and session', async () => {
+    const discovery = new ServiceDiscovery(client);
+    try {
+      const registration = await discovery.register({
+        name: 'api',
+        id: 'api-1',
+        address: '127.0.0.1',
+        port: 8080,
+        metadata: { zone: 'a' },
+      });
+      const list = await shell('services');
+      expect(list.stderr).toBe('');
+      expect(list.code).toBe(0);
+      expect(list.stdout).toBe('SERVICE  INSTANCES\napi      1\n');
+      const one = await shell('services api');
+      expect(one.code).toBe(0);
+      const lines = one.stdout.split('\n');
+      expect(lines[0]).toBe('api under /services: 1 instance');
+      expect(lines[2]?.split(/ +/)).toEqual([
+        'api-1',
+        '127.0.0.1:8080',
+        `0x${client.sessionId.toString(16)}`,
+        new Date(registration.instance.registeredAt).toISOString(),
+        '{"zone":"a"}',
+      ]);
+      const docs = jsonLines((await shell('services; services api', '--json')).stdout);
+      expect(docs[0]).toEqual({ command: 'services', root: '/services', services: [{ name: 'api', instances: 1 }] });
+      expect(docs[1]).toMatchObject({
+        service: 'api',
+        instances: [{ id: 'api-1', address: '127.0.0.1', port: 8080, metadata: { zone: 'a' }, sessionId: client.sessionId }],
+        ignored: [],
+      });
+    } finally {
+      await discovery.close();
+    }
+  });
+
+  it('lock, election and services on a missing path: exit 1, one NONODE line naming the command and the path', async () => {
+    for (const [script, line] of [
+      ['lock /no/lock', 'lock /no/lock: the node does not exist (NONODE)'],
+      ['election /no/election', 'election /no/election: the node does not exist (NONODE)'],
+      [
+        'services --root /no/services',
+        'services /no/services: the discovery root does not exist (no service has registered under it) (NONODE)',
+      ],
+      ['services missing', "services /services/missing: no service 'missing' under /services (NONODE)"],
+    ]) {
+      const run = await shell(script as string);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(`${line as string}\n`);
+    }
   });
 });

@@ -3,9 +3,9 @@
  * produces to `emit` as {@link Result}s (format.ts turns them into text or JSON). A failure is
  * thrown: the client's own error, which names the operation and the path.
  */
-import { ErrorCode, NoNodeError, NotEmptyError, errorFor } from '../index.js';
-import type { ArborClient, CallOptions } from '../index.js';
-import type { Result } from './format.js';
+import { ErrorCode, NoNodeError, NotEmptyError, errorFor, parseInstance, participantsOf } from '../index.js';
+import type { ArborClient, CallOptions, ParticipantView, RecipeKind } from '../index.js';
+import type { ElectionEntry, InstanceEntry, LockEntry, Result } from './format.js';
 import type { Command } from './parse.js';
 
 export interface RunContext {
@@ -20,6 +20,8 @@ export interface RunContext {
   history: readonly string[];
   /** Called once a `watch` is registered on the member, before its first event. */
   onWatching?(path: string, recursive: boolean): void;
+  /** "Now" in ms since the epoch, for how long participants have waited. Default Date.now. */
+  now?(): number;
 }
 
 /** Children fetched per request by ls -R and deleteall. */
@@ -109,6 +111,109 @@ async function runWatch(command: Extract<Command, { name: 'watch' }>, ctx: RunCo
   }
 }
 
+/** Rejects with the signal's reason once it aborts (for reads that take no signal of their own). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** participantsOf reads a missing path as 'empty'; the shell reports it as NONODE instead. */
+async function mustExist(client: ArborClient, path: string, call: CallOptions): Promise<void> {
+  if ((await client.exists(path, call)) === null) throw errorFor(ErrorCode.NONODE, undefined, { op: 'exists', path });
+}
+
+function lockEntry(view: ParticipantView, kind: RecipeKind): LockEntry {
+  // A semaphore waiter queues on the gate; its lease node, and so its token, come later.
+  const token = kind === 'semaphore' && view.role === 'waiter' ? {} : { fencingToken: view.sequence };
+  return {
+    role: view.role,
+    ...(view.mode !== undefined ? { mode: view.mode } : {}),
+    name: view.name,
+    path: view.path,
+    sequence: view.sequence,
+    ...token,
+    sessionId: view.sessionId,
+    createdAtMs: view.createdAtMs,
+    waitedMs: view.waitedMs,
+    ...(view.payload !== undefined ? { payload: view.payload } : {}),
+  };
+}
+
+function electionEntry(view: ParticipantView): ElectionEntry {
+  return {
+    id: view.id ?? '',
+    payload: view.payload ?? null,
+    name: view.name,
+    path: view.path,
+    sequence: view.sequence,
+    sessionId: view.sessionId,
+    createdAtMs: view.createdAtMs,
+    waitedMs: view.waitedMs,
+  };
+}
+
+/** Children of a discovery node; a missing one is NONODE with `detail` as its message. */
+async function childrenOrNoNode(client: ArborClient, path: string, detail: string, call: CallOptions): Promise<string[]> {
+  try {
+    return (await allChildren(client, path, call)).sort();
+  } catch (error) {
+    if (error instanceof NoNodeError) throw errorFor(ErrorCode.NONODE, detail, { op: 'getChildren', path });
+    throw error;
+  }
+}
+
+async function runServices(
+  command: Extract<Command, { name: 'services' }>,
+  { client, emit }: RunContext,
+  call: CallOptions,
+): Promise<void> {
+  const { root, service, path } = command;
+  if (service === undefined) {
+    const names = await childrenOrNoNode(client, root, 'the discovery root does not exist (no service has registered under it)', call);
+    // A service deleted between the two reads is left out.
+    const counted = await Promise.all(names.map(async (name) => ({ name, stat: await client.exists(childPath(root, name), call) })));
+    const services = counted.flatMap(({ name, stat }) => (stat === null ? [] : [{ name, instances: stat.numChildren }]));
+    emit({ command: 'services', root, services });
+    return;
+  }
+  const names = await childrenOrNoNode(client, path, `no service '${service}' under ${root}`, call);
+  const read = await Promise.all(
+    names.map(async (name) => {
+      try {
+        return { name, ...(await client.getData(childPath(path, name), call)) };
+      } catch (error) {
+        // An instance that unregistered meanwhile is simply absent.
+        if (error instanceof NoNodeError) return undefined;
+        throw error;
+      }
+    }),
+  );
+  const instances: InstanceEntry[] = [];
+  const ignored: string[] = [];
+  for (const node of read) {
+    if (node === undefined) continue;
+    const instance = parseInstance(node.data);
+    if (instance === undefined) ignored.push(node.name);
+    else instances.push({ ...instance, path: childPath(path, node.name), sessionId: node.stat.ephemeralOwner });
+  }
+  instances.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  emit({ command: 'services', root, service, path, instances, ignored });
+}
+
 const RUNNERS: Runners = {
   async ls({ path, recursive, stat }, { client, emit }, call) {
     if (recursive) {
@@ -186,6 +291,40 @@ const RUNNERS: Runners = {
   async whoami(_command, { client, emit }, call) {
     emit({ command: 'whoami', identities: await client.whoAmI(call) });
   },
+
+  async lock({ path }, { client, emit, signal, now }, call) {
+    await mustExist(client, path, call);
+    const view = await abortable(participantsOf(client, path, { nowMs: now?.() ?? Date.now() }), signal);
+    emit({
+      command: 'lock',
+      path,
+      kind: view.kind,
+      ...(view.maxLeases !== undefined ? { maxLeases: view.maxLeases } : {}),
+      holders: view.holders.map((v) => lockEntry(v, view.kind)),
+      waiters: view.waiters.map((v) => lockEntry(v, view.kind)),
+    });
+  },
+
+  async election({ path }, { client, emit, signal, now }, call) {
+    await mustExist(client, path, call);
+    const view = await abortable(participantsOf(client, path, { nowMs: now?.() ?? Date.now() }), signal);
+    if (view.kind !== 'election' && view.kind !== 'empty') {
+      const what =
+        view.kind === 'unknown'
+          ? 'sequential nodes of no known recipe'
+          : `a ${view.kind === 'readWriteLock' ? 'read-write lock' : view.kind}`;
+      throw new Error(`not an election: the path holds ${what} (try 'lock ${path}')`);
+    }
+    const [leader] = view.holders;
+    emit({
+      command: 'election',
+      path,
+      leader: leader === undefined ? null : electionEntry(leader),
+      candidates: view.waiters.map(electionEntry),
+    });
+  },
+
+  services: runServices,
 
   async history(_command, { emit, history }) {
     emit({ command: 'history', history: [...history] });

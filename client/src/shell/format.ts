@@ -3,10 +3,58 @@
  * JSON document per result for scripts. Errors become one line naming the command and the path.
  */
 import { ArborClientError, ErrorCode } from '../index.js';
-import type { ACL, Id, Stat, WatchEvent } from '../index.js';
+import type { ACL, Id, LockMode, RecipeKind, Stat, WatchEvent } from '../index.js';
 import { formatAclEntry, formatAclText, formatPerms } from './acl-text.js';
 import { COMMANDS, UsageError, findCommand } from './parse.js';
 import type { CommandName } from './parse.js';
+
+/** One holder or waiter of a lock or semaphore path (a {@link ParticipantView} without its raw data). */
+export interface LockEntry {
+  role: 'holder' | 'waiter';
+  /** A read-write lock's side. */
+  mode?: LockMode;
+  /** The contender node's name and path. */
+  name: string;
+  path: string;
+  /** The node's sequence number: its place in the queue. */
+  sequence: number;
+  /**
+   * The fencing token it holds (or, for a mutex or read-write lock waiter, will hold): the
+   * sequence number. Absent for a semaphore waiter, whose lease node does not exist yet.
+   */
+  fencingToken?: number;
+  sessionId: number;
+  /** The node's ctime (the ensemble's clock). */
+  createdAtMs: number;
+  /** Now minus ctime: a waiter's wait; a holder's wait plus its hold. */
+  waitedMs: number;
+  /** A semaphore acquirer's payload. */
+  payload?: unknown;
+}
+
+/** One participant of an election path. */
+export interface ElectionEntry {
+  id: string;
+  payload: unknown;
+  name: string;
+  path: string;
+  sequence: number;
+  sessionId: number;
+  createdAtMs: number;
+  waitedMs: number;
+}
+
+/** One registered instance of a service, with the session that owns its ephemeral node. */
+export interface InstanceEntry {
+  id: string;
+  name: string;
+  address: string;
+  port: number;
+  metadata: unknown;
+  registeredAt: number;
+  path: string;
+  sessionId: number;
+}
 
 export type Result =
   | { command: 'ls'; path: string; children: string[]; stat?: Stat }
@@ -25,6 +73,11 @@ export type Result =
   | { command: 'setAcl'; path: string; stat: Stat }
   | { command: 'addauth'; scheme: string }
   | { command: 'whoami'; identities: Id[] }
+  | { command: 'lock'; path: string; kind: RecipeKind; maxLeases?: number; holders: LockEntry[]; waiters: LockEntry[] }
+  | { command: 'election'; path: string; leader: ElectionEntry | null; candidates: ElectionEntry[] }
+  | { command: 'services'; root: string; services: { name: string; instances: number }[] }
+  /** One service's instances; `ignored` names the children that are not well-formed instances. */
+  | { command: 'services'; root: string; service: string; path: string; instances: InstanceEntry[]; ignored: string[] }
   | { command: 'history'; history: string[] }
   | { command: 'help'; topic?: string };
 
@@ -81,7 +134,9 @@ export function formatHelp(name?: string): string {
   if (name !== undefined) {
     const spec = findCommand(name);
     if (spec === undefined) return `no command '${name}'`;
-    const options = Object.entries(spec.options).map(([flag, o]) => `  ${flag}${o.value !== undefined ? ' N' : ''}  ${o.help}`);
+    const options = Object.entries(spec.options).map(
+      ([flag, o]) => `  ${flag}${o.value !== undefined ? ` ${o.valueName ?? 'N'}` : ''}  ${o.help}`,
+    );
     const aliases = spec.aliases !== undefined ? [`aliases: ${spec.aliases.join(', ')}`] : [];
     return [`usage: ${spec.usage}`, spec.summary, ...options, ...aliases, `example: ${spec.example}`].join('\n');
   }
@@ -91,6 +146,112 @@ export function formatHelp(name?: string): string {
     ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
     "Separate commands with ';'. Quote data with '…' or \"…\". 'help NAME' shows one command.",
   ].join('\n');
+}
+
+/** A duration for people: `850ms`, `12.3s`, `4m05s`, `2h07m`, `3d04h` (rounded down). */
+export function formatDuration(ms: number): string {
+  const t = Math.max(0, Math.floor(ms));
+  if (t < 1000) return `${t}ms`;
+  if (t < 60_000) return `${(Math.floor(t / 100) / 10).toFixed(1)}s`;
+  const two = (n: number): string => String(n).padStart(2, '0');
+  if (t < 3_600_000) return `${Math.floor(t / 60_000)}m${two(Math.floor(t / 1000) % 60)}s`;
+  if (t < 86_400_000) return `${Math.floor(t / 3_600_000)}h${two(Math.floor(t / 60_000) % 60)}m`;
+  return `${Math.floor(t / 86_400_000)}d${two(Math.floor(t / 3_600_000) % 24)}h`;
+}
+
+/** Columns padded to their widest cell, two blanks apart; the last column is not padded. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [header, ...rows].map(line).join('\n');
+}
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** A JSON value on one line, or '-' for none. */
+const shown = (value: unknown): string => (value === undefined || value === null ? '-' : (JSON.stringify(value) ?? String(value)));
+
+const KIND_NAMES: Record<RecipeKind, string> = {
+  mutex: 'mutex',
+  readWriteLock: 'read-write lock',
+  semaphore: 'semaphore',
+  election: 'election',
+  empty: 'no participants',
+  unknown: 'a queue of unknown kind (its head shown as the holder)',
+};
+
+function formatLock(result: Extract<Result, { command: 'lock' }>): string {
+  const { path, kind, holders, waiters, maxLeases } = result;
+  const what =
+    kind === 'semaphore' && maxLeases !== undefined ? `semaphore of ${plural(maxLeases, 'lease')}` : (KIND_NAMES[kind] as string);
+  if (holders.length + waiters.length === 0) return `${path}: ${kind === 'empty' ? '' : `${what}, `}no holders, no waiters`;
+  const all = [...holders, ...waiters];
+  const withMode = all.some((e) => e.mode !== undefined);
+  const withPayload = all.some((e) => e.payload !== undefined && e.payload !== null);
+  const header = ['ROLE', ...(withMode ? ['MODE'] : []), 'SESSION', 'WAITED', 'TOKEN', ...(withPayload ? ['PAYLOAD'] : []), 'NODE'];
+  const rows = all.map((e) => [
+    e.role,
+    ...(withMode ? [e.mode ?? '-'] : []),
+    hex(e.sessionId),
+    formatDuration(e.waitedMs),
+    e.fencingToken !== undefined ? String(e.fencingToken) : '-',
+    ...(withPayload ? [shown(e.payload)] : []),
+    e.name,
+  ]);
+  const summary = `${path}: ${what}, ${plural(holders.length, 'holder')}, ${plural(waiters.length, 'waiter')}`;
+  return [summary, formatTable(header, rows)].join('\n');
+}
+
+function formatElection(result: Extract<Result, { command: 'election' }>): string {
+  const { path, leader, candidates } = result;
+  if (leader === null) return `${path}: no leader, no candidates`;
+  const summary = `${path}: leader ${leader.id === '' ? '(no id)' : leader.id} (session ${hex(leader.sessionId)}, payload ${shown(leader.payload)}), ${plural(candidates.length, 'candidate')} queued`;
+  const rows = [leader, ...candidates].map((e, i) => [
+    i === 0 ? 'leader' : 'candidate',
+    e.id === '' ? '-' : e.id,
+    hex(e.sessionId),
+    formatDuration(e.waitedMs),
+    String(e.sequence),
+    shown(e.payload),
+    e.name,
+  ]);
+  return [summary, formatTable(['ROLE', 'ID', 'SESSION', 'WAITED', 'TOKEN', 'PAYLOAD', 'NODE'], rows)].join('\n');
+}
+
+/** `host:port`, with an IPv6 address in brackets. */
+export function formatAddress(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+function formatServices(result: Extract<Result, { command: 'services' }>): string {
+  if (!('service' in result)) {
+    if (result.services.length === 0) return `no services under ${result.root}`;
+    return formatTable(
+      ['SERVICE', 'INSTANCES'],
+      result.services.map((s) => [s.name, String(s.instances)]),
+    );
+  }
+  const { service, root, instances, ignored } = result;
+  const lines = [`${service} under ${root}: ${instances.length === 0 ? 'no instances' : plural(instances.length, 'instance')}`];
+  if (instances.length > 0) {
+    const rows = instances.map((i) => [
+      i.id,
+      formatAddress(i.address, i.port),
+      hex(i.sessionId),
+      new Date(i.registeredAt).toISOString(),
+      shown(i.metadata),
+    ]);
+    lines.push(formatTable(['ID', 'ADDRESS', 'SESSION', 'REGISTERED', 'METADATA'], rows));
+  }
+  if (ignored.length > 0) {
+    const what = ignored.length === 1 ? 'is not a service instance' : 'are not service instances';
+    lines.push(`(ignored ${plural(ignored.length, 'node')} that ${what}: ${ignored.join(', ')})`);
+  }
+  return lines.join('\n');
 }
 
 /** A result as text for people; '' when there is nothing to show (set, delete, …). */
@@ -114,6 +275,12 @@ export function formatText(result: Result): string {
       return result.acl.map(formatAclEntry).join('\n');
     case 'whoami':
       return result.identities.map((id) => `${id.scheme}:${id.id}`).join('\n');
+    case 'lock':
+      return formatLock(result);
+    case 'election':
+      return formatElection(result);
+    case 'services':
+      return formatServices(result);
     case 'history':
       return result.history.map((line, i) => `${String(i + 1).padStart(4)}  ${line}`).join('\n');
     case 'help':
@@ -141,6 +308,11 @@ function jsonAcl(acl: readonly ACL[]): { scheme: string; id: string; perms: stri
   return acl.map((a) => ({ scheme: a.id.scheme, id: a.id.id, perms: formatPerms(a.perms) }));
 }
 
+/** An entry with its session also in hex, as the text shows it. */
+function withSession<E extends { sessionId: number }>(entry: E): E & { session: string } {
+  return { ...entry, session: hex(entry.sessionId) };
+}
+
 /** A result as one line of JSON. */
 export function formatJson(result: Result): string {
   let doc: Record<string, unknown>;
@@ -163,6 +335,19 @@ export function formatJson(result: Result): string {
           summary: c.summary,
         })),
       };
+      break;
+    case 'lock':
+      doc = { ...result, holders: result.holders.map(withSession), waiters: result.waiters.map(withSession) };
+      break;
+    case 'election':
+      doc = {
+        ...result,
+        leader: result.leader === null ? null : withSession(result.leader),
+        candidates: result.candidates.map(withSession),
+      };
+      break;
+    case 'services':
+      doc = 'instances' in result ? { ...result, instances: result.instances.map(withSession) } : { ...result };
       break;
     default:
       doc = { ...result };

@@ -4,6 +4,7 @@
  * completion), parsing one command's words into a typed {@link Command}, and parsing the
  * shell's own command line. Every rejection is a {@link UsageError} (exit code 2).
  */
+import { DEFAULT_SERVICES_PATH } from '../index.js';
 import type { ACL, CreateModeName } from '../index.js';
 import { parseAclText } from './acl-text.js';
 
@@ -114,6 +115,8 @@ interface OptionSpec {
   value?: 'int' | 'string';
   /** For 'int' values: the smallest allowed. */
   min?: number;
+  /** What `help NAME` calls the value (default N). */
+  valueName?: string;
   help: string;
 }
 
@@ -263,6 +266,35 @@ export const COMMANDS: readonly CommandSpec[] = [
     required: 0,
   },
   {
+    name: 'lock',
+    usage: 'lock path',
+    summary: 'print who holds and who waits for a mutex, read-write lock or semaphore (sessions, waits, fencing tokens)',
+    example: 'lock /app/locks/db',
+    options: {},
+    args: ['path'],
+    required: 1,
+  },
+  {
+    name: 'election',
+    usage: 'election path',
+    summary: "print an election's leader (id, payload, session) and the candidates queued behind it",
+    example: 'election /app/election',
+    options: {},
+    args: ['path'],
+    required: 1,
+  },
+  {
+    name: 'services',
+    usage: 'services [--root path] [name]',
+    summary: `list the services under the discovery root (default ${DEFAULT_SERVICES_PATH}), or one service's instances`,
+    example: 'services api',
+    options: {
+      '--root': { key: 'root', value: 'string', valueName: 'PATH', help: `the discovery root (default ${DEFAULT_SERVICES_PATH})` },
+    },
+    args: ['name'],
+    required: 0,
+  },
+  {
     name: 'history',
     usage: 'history',
     summary: 'print the commands run so far',
@@ -317,6 +349,10 @@ export type Command =
   | { name: 'setAcl'; path: string; acl: ACL[]; version: number }
   | { name: 'addauth'; scheme: string; credentials: string }
   | { name: 'whoami' }
+  | { name: 'lock'; path: string }
+  | { name: 'election'; path: string }
+  /** `path` is the node read: the root, or the service's node under it. */
+  | { name: 'services'; root: string; service?: string; path: string }
   | { name: 'history' }
   | { name: 'help'; command?: string }
   | { name: 'quit' };
@@ -398,6 +434,16 @@ function aclArgument(command: string, text: string): ACL[] {
   }
 }
 
+/** The `services` command: a service name is one path segment under the root. */
+function servicesCommand(root: string, service: string | undefined): Command {
+  if (root === '') throw new UsageError('--root needs a path', 'services');
+  if (service === undefined) return { name: 'services', root, path: root };
+  if (service === '' || service === '.' || service === '..' || service.includes('/')) {
+    throw new UsageError(`a service name is one path segment, not '${service}'`, 'services');
+  }
+  return { name: 'services', root, service, path: root === '/' ? `/${service}` : `${root}/${service}` };
+}
+
 /** Parses one command's words (the first is its name). Throws UsageError. */
 export function parseCommand(words: readonly string[]): Command {
   const [name, ...rest] = words;
@@ -416,7 +462,11 @@ export function parseCommand(words: readonly string[]): Command {
     case 'deleteall':
     case 'sync':
     case 'getAcl':
+    case 'lock':
+    case 'election':
       return { name: spec.name, path };
+    case 'services':
+      return servicesCommand((values['root'] as string | undefined) ?? DEFAULT_SERVICES_PATH, args[0]);
     case 'set':
       return { name: 'set', path, data: args[1] as string, version };
     case 'create': {

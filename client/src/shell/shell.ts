@@ -43,6 +43,8 @@ export interface ShellOptions {
   output: ShellOutput;
   /** Told when a `watch` is registered (main prints a note on stderr). */
   onWatching?(path: string, recursive: boolean): void;
+  /** "Now" in ms since the epoch, for `lock` and `election` wait times. Default Date.now. */
+  now?(): number;
 }
 
 /** A function, so that TypeScript does not narrow `aborted` across awaits. */
@@ -106,6 +108,7 @@ export class Shell {
           history: this.history,
           ...(signal !== undefined ? { signal } : {}),
           ...(this.options.onWatching !== undefined ? { onWatching: this.options.onWatching } : {}),
+          ...(this.options.now !== undefined ? { now: this.options.now } : {}),
         });
       } catch (error) {
         if (isAborted(signal)) return 'interrupted';

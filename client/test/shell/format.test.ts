@@ -2,7 +2,19 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BadVersionError, ErrorCode, NoAuthError, NoNodeError, utf8 } from '../../src/index.js';
 import type { Stat } from '../../src/index.js';
-import { describeFailure, formatData, formatHelp, formatJson, formatResult, formatStat, formatText } from '../../src/shell/format.js';
+import {
+  describeFailure,
+  formatAddress,
+  formatData,
+  formatDuration,
+  formatHelp,
+  formatJson,
+  formatResult,
+  formatStat,
+  formatTable,
+  formatText,
+} from '../../src/shell/format.js';
+import type { LockEntry } from '../../src/shell/format.js';
 import { COMMANDS, UsageError } from '../../src/shell/parse.js';
 
 const stat: Stat = {
@@ -70,6 +82,99 @@ describe('text for people', () => {
     expect(formatHelp('create')).toMatch(/^usage: create \[-e\]/);
     expect(formatHelp('create')).toContain('-t N  TTL in ms');
     expect(formatHelp('rmr')).toContain('aliases: rmr');
+    expect(formatHelp('services')).toContain('--root PATH  the discovery root (default /services)');
+    for (const name of ['lock', 'election', 'services']) expect(help).toContain(`\n  ${name} `);
+  });
+
+  it('prints durations rounded down, in the largest two units', () => {
+    expect(
+      [0, 999, 1000, 12_345, 59_999, 60_000, 125_000, 3_599_999, 3_600_000, 7_620_000, 86_400_000, 273_600_000].map(formatDuration),
+    ).toEqual(['0ms', '999ms', '1.0s', '12.3s', '59.9s', '1m00s', '2m05s', '59m59s', '1h00m', '2h07m', '1d00h', '3d04h']);
+    expect(formatDuration(-5)).toBe('0ms');
+  });
+
+  it('never prints a shorter duration for a longer wait (property)', () => {
+    const rank = (text: string): number => {
+      const m = /^(\d+)ms$|^(\d+\.\d)s$|^(\d+)m(\d\d)s$|^(\d+)h(\d\d)m$|^(\d+)d(\d\d)h$/.exec(text);
+      expect(m).not.toBeNull();
+      const n = (i: number): number => Number((m as RegExpExecArray)[i]);
+      if (m?.[1] !== undefined) return n(1);
+      if (m?.[2] !== undefined) return n(2) * 1000;
+      if (m?.[3] !== undefined) return n(3) * 60_000 + n(4) * 1000;
+      if (m?.[5] !== undefined) return n(5) * 3_600_000 + n(6) * 60_000;
+      return n(7) * 86_400_000 + n(8) * 3_600_000;
+    };
+    fc.assert(
+      fc.property(fc.nat(10 * 86_400_000), fc.nat(10 * 86_400_000), (a, b) => {
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        expect(rank(formatDuration(lo))).toBeLessThanOrEqual(rank(formatDuration(hi)));
+        expect(rank(formatDuration(lo))).toBeLessThanOrEqual(lo);
+      }),
+    );
+  });
+
+  it('pads table columns to the widest cell, the last one unpadded', () => {
+    expect(
+      formatTable(
+        ['A', 'BB', 'C'],
+        [
+          ['xxx', '', 'z'],
+          ['y', 'b', ''],
+        ],
+      ),
+    ).toBe('A    BB  C\nxxx      z\ny    b');
+    expect(formatAddress('10.0.0.1', 80)).toBe('10.0.0.1:80');
+    expect(formatAddress('fe80::1', 443)).toBe('[fe80::1]:443');
+  });
+
+  it('prints lock, election and services results', () => {
+    const entry = (role: 'holder' | 'waiter', sequence: number, extra: Partial<LockEntry> = {}): LockEntry => ({
+      role,
+      name: `lock-${String(sequence).padStart(10, '0')}`,
+      path: `/l/lock-${String(sequence).padStart(10, '0')}`,
+      sequence,
+      fencingToken: sequence,
+      sessionId: 0x1a + sequence,
+      createdAtMs: 0,
+      waitedMs: 1500 * (sequence + 1),
+      ...extra,
+    });
+    expect(formatText({ command: 'lock', path: '/l', kind: 'mutex', holders: [entry('holder', 3)], waiters: [entry('waiter', 4)] })).toBe(
+      [
+        '/l: mutex, 1 holder, 1 waiter',
+        'ROLE    SESSION  WAITED  TOKEN  NODE',
+        'holder  0x1d     6.0s    3      lock-0000000003',
+        'waiter  0x1e     7.5s    4      lock-0000000004',
+      ].join('\n'),
+    );
+    expect(formatText({ command: 'lock', path: '/l', kind: 'empty', holders: [], waiters: [] })).toBe('/l: no holders, no waiters');
+    expect(formatText({ command: 'lock', path: '/s', kind: 'semaphore', holders: [], waiters: [] })).toBe(
+      '/s: semaphore, no holders, no waiters',
+    );
+    const doc = JSON.parse(formatJson({ command: 'lock', path: '/l', kind: 'mutex', holders: [entry('holder', 3)], waiters: [] }));
+    expect(doc.holders[0]).toEqual({ ...entry('holder', 3), session: '0x1d' });
+    expect(formatText({ command: 'election', path: '/e', leader: null, candidates: [] })).toBe('/e: no leader, no candidates');
+    const leader = {
+      id: '',
+      payload: null,
+      name: 'latch-0000000000',
+      path: '/e/latch-0000000000',
+      sequence: 0,
+      sessionId: 255,
+      createdAtMs: 0,
+      waitedMs: 10,
+    };
+    expect(formatText({ command: 'election', path: '/e', leader, candidates: [] })).toBe(
+      [
+        '/e: leader (no id) (session 0xff, payload -), 0 candidates queued',
+        'ROLE    ID  SESSION  WAITED  TOKEN  PAYLOAD  NODE',
+        'leader  -   0xff     10ms    0      -        latch-0000000000',
+      ].join('\n'),
+    );
+    expect(formatText({ command: 'services', root: '/services', services: [] })).toBe('no services under /services');
+    expect(formatText({ command: 'services', root: '/r', service: 'api', path: '/r/api', instances: [], ignored: ['x', 'y'] })).toBe(
+      'api under /r: no instances\n(ignored 2 nodes that are not service instances: x, y)',
+    );
   });
 });
 

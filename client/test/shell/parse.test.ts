@@ -150,7 +150,26 @@ describe('parseCommand', () => {
     }
   });
 
+  it('parses lock, election and services (the root default, --root, one service)', () => {
+    expect(parse('lock /locks/db')).toEqual({ name: 'lock', path: '/locks/db' });
+    expect(parse('election /e')).toEqual({ name: 'election', path: '/e' });
+    expect(parse('services')).toEqual({ name: 'services', root: '/services', path: '/services' });
+    expect(parse('services api')).toEqual({ name: 'services', root: '/services', service: 'api', path: '/services/api' });
+    expect(parse('services api --root /apps/svc')).toEqual({ name: 'services', root: '/apps/svc', service: 'api', path: '/apps/svc/api' });
+    expect(parse('services --root=/ api')).toEqual({ name: 'services', root: '/', service: 'api', path: '/api' });
+    expect(usage('lock').message).toMatch(/missing path/);
+    expect(usage('election /a /b').message).toMatch(/unexpected argument '\/b'/);
+    expect(usage('services a b').message).toMatch(/unexpected argument 'b'/);
+    expect(usage('services --root').message).toMatch(/--root needs a value/);
+    expect(usage('services --root= api').message).toMatch(/--root needs a path/);
+    expect(usage('services a/b').message).toMatch(/one path segment, not 'a\/b'/);
+    expect(usage('services ..').command).toBe('services');
+  });
+
   it('completes command names', () => {
+    expect(completeCommand('l')).toEqual([['ls', 'lock'], 'l']);
+    expect(completeCommand('se')[0]).toEqual(['set', 'setAcl', 'services']);
+    expect(completeCommand('el')).toEqual([['election'], 'el']);
     expect(completeCommand('de')).toEqual([['delete', 'deleteall'], 'de']);
     expect(completeCommand('get')[0]).toEqual(['get', 'getAcl']);
     expect(completeCommand('ls /a')).toEqual([[], 'ls /a']);
