@@ -3,6 +3,8 @@ export * from './mutex/index.js';
 export * from './leader-latch/index.js';
 export { ContenderGoneError, RecipeTimeoutError, sequenceOf } from './queue.js';
 export type { Contender, Participant } from './queue.js';
+export { HeldNode } from './held-node.js';
+export type { QueueDecision } from './held-node.js';
 export * from './rw-lock/index.js';
 export * from './semaphore/index.js';
 export * from './leader-selector/index.js';

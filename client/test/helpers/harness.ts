@@ -1,5 +1,6 @@
 import { ArborClient } from '../../src/index.js';
 import type { ClientOptions } from '../../src/index.js';
+import { XID_WATCH_EVENT } from '@arbor/protocol';
 import { FakeEnsemble, connectString } from './fake-ensemble.js';
 
 /**
@@ -66,4 +67,28 @@ export async function connected(options: ClientOptions & { members?: number; chr
   });
   await until(() => client.state === 'connected', 'connected');
   return { ensemble, client };
+}
+
+/** Several sessions on one fake ensemble. */
+export async function sessions(ensemble: FakeEnsemble, count: number): Promise<ArborClient[]> {
+  const clients = Array.from(
+    { length: count },
+    () => new ArborClient(connectString(3), { transport: ensemble.transport, random: inOrder, sessionTimeoutMs: 9000 }),
+  );
+  await until(() => clients.every((c) => c.state === 'connected'), 'all connected');
+  return clients;
+}
+
+/** Records every watch event the ensemble sends, with the session it goes to. */
+export function watchEvents(ensemble: FakeEnsemble): { session: number; path: string }[] {
+  const seen: { session: number; path: string }[] = [];
+  for (const connection of ensemble.open()) {
+    const send = connection.sendRaw.bind(connection);
+    connection.sendRaw = (value: unknown): void => {
+      const frame = value as { xid?: number; path?: string };
+      if (frame.xid === XID_WATCH_EVENT) seen.push({ session: connection.session?.id ?? 0, path: frame.path ?? '' });
+      send(value);
+    };
+  }
+  return seen;
 }

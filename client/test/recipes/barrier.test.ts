@@ -1,18 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ArborClient, RecipeTimeoutError } from '../../src/index.js';
+import type { ArborClient } from '../../src/index.js';
+import { RecipeTimeoutError } from '../../src/index.js';
 import { Barrier } from '../../src/recipes/barrier/index.js';
-import { FakeEnsemble, connectString } from '../helpers/fake-ensemble.js';
-import { flush, inOrder, until } from '../helpers/harness.js';
-
-/** Several sessions on one fake ensemble. */
-async function sessions(ensemble: FakeEnsemble, count: number): Promise<ArborClient[]> {
-  const clients = Array.from(
-    { length: count },
-    () => new ArborClient(connectString(3), { transport: ensemble.transport, random: inOrder, sessionTimeoutMs: 9000 }),
-  );
-  await until(() => clients.every((c) => c.state === 'connected'), 'all connected');
-  return clients;
-}
+import { FakeEnsemble } from '../helpers/fake-ensemble.js';
+import { flush, sessions, until } from '../helpers/harness.js';
 
 const memberOf = (ensemble: FakeEnsemble, client: ArborClient): number =>
   ensemble.open().find((c) => c.session?.id === client.sessionId)?.member as number;

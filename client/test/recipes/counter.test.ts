@@ -1,19 +1,9 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ArborClient } from '../../src/index.js';
+import type { ArborClient } from '../../src/index.js';
 import { CounterContentionError, CounterFormatError, CounterRangeError, SharedCounter } from '../../src/recipes/counter/index.js';
-import { FakeEnsemble, connectString } from '../helpers/fake-ensemble.js';
-import { flush, inOrder, until } from '../helpers/harness.js';
-
-/** Several sessions on one fake ensemble. */
-async function sessions(ensemble: FakeEnsemble, count: number): Promise<ArborClient[]> {
-  const clients = Array.from(
-    { length: count },
-    () => new ArborClient(connectString(3), { transport: ensemble.transport, random: inOrder, sessionTimeoutMs: 9000 }),
-  );
-  await until(() => clients.every((c) => c.state === 'connected'), 'all connected');
-  return clients;
-}
+import { FakeEnsemble } from '../helpers/fake-ensemble.js';
+import { flush, sessions, until } from '../helpers/harness.js';
 
 describe('SharedCounter', () => {
   let ensemble: FakeEnsemble;

@@ -1,18 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ArborClient, ContenderGoneError, RecipeTimeoutError } from '../../src/index.js';
+import type { ArborClient } from '../../src/index.js';
+import { ContenderGoneError, RecipeTimeoutError } from '../../src/index.js';
 import { DoubleBarrier } from '../../src/recipes/double-barrier/index.js';
-import { FakeEnsemble, connectString } from '../helpers/fake-ensemble.js';
-import { flush, inOrder, until } from '../helpers/harness.js';
-
-/** Several sessions on one fake ensemble. */
-async function sessions(ensemble: FakeEnsemble, count: number): Promise<ArborClient[]> {
-  const clients = Array.from(
-    { length: count },
-    () => new ArborClient(connectString(3), { transport: ensemble.transport, random: inOrder, sessionTimeoutMs: 9000 }),
-  );
-  await until(() => clients.every((c) => c.state === 'connected'), 'all connected');
-  return clients;
-}
+import { FakeEnsemble } from '../helpers/fake-ensemble.js';
+import { flush, sessions, until } from '../helpers/harness.js';
 
 /** Member nodes under a barrier path, straight from the fake's tree. */
 const memberNodes = (ensemble: FakeEnsemble, path: string): string[] =>

@@ -1,18 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ArborClient, ContenderGoneError, Mutex, NoNodeError, RecipeTimeoutError } from '../../src/index.js';
-import type { MutexLease } from '../../src/index.js';
-import { FakeEnsemble, connectString } from '../helpers/fake-ensemble.js';
-import { flush, inOrder, until } from '../helpers/harness.js';
-
-/** Several sessions on one fake ensemble. */
-async function sessions(ensemble: FakeEnsemble, count: number): Promise<ArborClient[]> {
-  const clients = Array.from(
-    { length: count },
-    () => new ArborClient(connectString(3), { transport: ensemble.transport, random: inOrder, sessionTimeoutMs: 9000 }),
-  );
-  await until(() => clients.every((c) => c.state === 'connected'), 'all connected');
-  return clients;
-}
+import { ContenderGoneError, Mutex, NoNodeError, RecipeTimeoutError } from '../../src/index.js';
+import type { MutexLease, ArborClient } from '../../src/index.js';
+import { FakeEnsemble } from '../helpers/fake-ensemble.js';
+import { flush, sessions, until } from '../helpers/harness.js';
 
 describe('Mutex', () => {
   let ensemble: FakeEnsemble;

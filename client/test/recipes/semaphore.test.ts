@@ -1,34 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { XID_WATCH_EVENT } from '@arbor/protocol';
-import { ArborClient, RecipeTimeoutError } from '../../src/index.js';
+
+import type { ArborClient } from '../../src/index.js';
+import { RecipeTimeoutError } from '../../src/index.js';
 import { Semaphore } from '../../src/recipes/semaphore/index.js';
 import type { SemaphoreLease } from '../../src/recipes/semaphore/index.js';
-import { FakeEnsemble, connectString } from '../helpers/fake-ensemble.js';
-import { flush, inOrder, until } from '../helpers/harness.js';
-
-/** Several sessions on one fake ensemble. */
-async function sessions(ensemble: FakeEnsemble, count: number): Promise<ArborClient[]> {
-  const clients = Array.from(
-    { length: count },
-    () => new ArborClient(connectString(3), { transport: ensemble.transport, random: inOrder, sessionTimeoutMs: 9000 }),
-  );
-  await until(() => clients.every((c) => c.state === 'connected'), 'all connected');
-  return clients;
-}
-
-/** Records every watch event the ensemble sends, with the session it goes to. */
-function watchEvents(ensemble: FakeEnsemble): { session: number; path: string }[] {
-  const seen: { session: number; path: string }[] = [];
-  for (const connection of ensemble.open()) {
-    const send = connection.sendRaw.bind(connection);
-    connection.sendRaw = (value: unknown): void => {
-      const frame = value as { xid?: number; path?: string };
-      if (frame.xid === XID_WATCH_EVENT) seen.push({ session: connection.session?.id ?? 0, path: frame.path ?? '' });
-      send(value);
-    };
-  }
-  return seen;
-}
+import { FakeEnsemble } from '../helpers/fake-ensemble.js';
+import { flush, sessions, until, watchEvents } from '../helpers/harness.js';
 
 describe('Semaphore', () => {
   let ensemble: FakeEnsemble;

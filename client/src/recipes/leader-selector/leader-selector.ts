@@ -6,8 +6,8 @@ import { LeaderLatch } from '../leader-latch/leader-latch.js';
 import type { LeaderInfo } from '../leader-latch/leader-latch.js';
 import { sequenceOf } from '../queue.js';
 import type { Contender } from '../queue.js';
-import { deleteNode, isUsable, waitUntilGranted, watchForDeletion } from '../rw-lock/held-node.js';
-import type { QueueDecision } from '../rw-lock/held-node.js';
+import { deleteNode, isUsable, waitUntilGranted, watchForDeletion } from '../held-node.js';
+import type { QueueDecision } from '../held-node.js';
 
 /** What a leader does while it leads. Leadership ends when the returned promise settles. */
 export type TakeLeadership = (signal: AbortSignal, grant: LeadershipGrant) => Promise<void> | void;

@@ -2,8 +2,8 @@ import type { ArborClient } from '../../client.js';
 import type { ZnodeData } from '../../data.js';
 import { listParticipants } from '../queue.js';
 import type { Contender, Participant } from '../queue.js';
-import { HeldNode, boundsOf, contend } from './held-node.js';
-import type { AcquireOptions, QueueDecision } from './held-node.js';
+import { HeldNode, boundsOf, contend } from '../held-node.js';
+import type { AcquireOptions, QueueDecision } from '../held-node.js';
 
 /** Which side of a {@link ReadWriteLock} a contender is on. */
 export type LockMode = 'read' | 'write';

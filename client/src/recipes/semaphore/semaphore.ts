@@ -5,7 +5,7 @@ import { Mutex } from '../mutex/mutex.js';
 import type { AcquireOptions } from '../mutex/mutex.js';
 import { ContenderGoneError, bounded, callBounds, joinChild, listContenders, listParticipants, sequenceOf } from '../queue.js';
 import type { Participant, WaitBounds } from '../queue.js';
-import { HeldNode, boundsOf, deleteNode } from '../rw-lock/held-node.js';
+import { HeldNode, boundsOf, deleteNode } from '../held-node.js';
 
 /** Options of a {@link Semaphore}. */
 export interface SemaphoreOptions {

@@ -1,12 +1,12 @@
-import type { ArborClient } from '../../client.js';
-import type { ZnodeData } from '../../data.js';
-import { ConnectionLossError, NoNodeError, OperationTimeoutError } from '../../errors.js';
-import type { CallOptions } from '../../requests.js';
-import type { ConnectionState } from '../../state-machine.js';
-import type { AcquireOptions } from '../mutex/mutex.js';
-import type { TransactionOp, TransactionResult } from '../../transaction.js';
-import { ContenderGoneError, bounded, callBounds, listContenders, sequenceOf } from '../queue.js';
-import type { Contender, WaitBounds } from '../queue.js';
+import type { ArborClient } from '../client.js';
+import type { ZnodeData } from '../data.js';
+import { ConnectionLossError, NoNodeError, OperationTimeoutError } from '../errors.js';
+import type { CallOptions } from '../requests.js';
+import type { ConnectionState } from '../state-machine.js';
+import type { AcquireOptions } from './mutex/mutex.js';
+import type { TransactionOp, TransactionResult } from '../transaction.js';
+import { ContenderGoneError, bounded, callBounds, listContenders, sequenceOf } from './queue.js';
+import type { Contender, WaitBounds } from './queue.js';
 
 /**
  * The parts the read-write lock, the semaphore and the leader selector share on top of the
