@@ -37,7 +37,7 @@ import type { Member } from './connect-string.js';
 import { decodeJSON, encodeJSON, fromUtf8, toBytes } from './data.js';
 import type { ZnodeData } from './data.js';
 import { Emitter } from './emitter.js';
-import { ConnectionLossError, NoNodeError, NodeExistsError, clientErrors, errorFor } from './errors.js';
+import { ConnectionLossError, NoNodeError, NodeExistsError, OperationTimeoutError, clientErrors, errorFor } from './errors.js';
 import type { ErrorContext, ArborClientError } from './errors.js';
 import { silentLogger } from './logger.js';
 import { backoffDelayMs } from './retry.js';
@@ -130,8 +130,9 @@ export interface CreateOptions extends CallOptions {
   /** Create missing ancestors (PERSISTENT, no data, the same ACL), as `mkdir -p`. */
   createParents?: boolean;
   /**
-   * Curator's protected mode: prefix the last segment with `_c_<uuid>-`; if the answer is lost,
-   * list the parent and find the node by that marker instead of creating a second one.
+   * Curator's protected mode: prefix the last segment with `_c_<uuid>-`, and resend the create
+   * under the same requestId after a CONNECTIONLOSS answer (a failover) until `timeoutMs`, so
+   * that it is made exactly once. A timeout names the marker to look for.
    */
   protected?: boolean;
 }
@@ -173,6 +174,9 @@ export interface StateChange {
   /** Why, in words (for logs). */
   reason: string;
 }
+
+/** How a request travels: resent after a dropped connection or not (default: writes are), and under a reserved requestId. */
+type Delivery = Pick<Partial<RequestSpec<unknown>>, 'retryOnLoss' | 'requestId'>;
 
 type ClientEvents = { state: [state: ConnectionState, change: StateChange] };
 type WatcherTypeName = keyof typeof WatcherType;
@@ -571,7 +575,7 @@ export class ArborClient {
         if (frame.err !== ErrorCode.OK) throw this.answerError(frame, label);
         this.session.rememberAuth(scheme, bytes);
       },
-      true,
+      { retryOnLoss: true },
     );
   }
 
@@ -629,7 +633,7 @@ export class ArborClient {
         if (!entry.closed) entry.active = true;
         else if (!this.registry.hasPersistent(path, recursive)) void this.unregisterPersistent(path, recursive);
       },
-      true,
+      { retryOnLoss: true },
     ).then(resolveReady, fail);
     return watch;
   }
@@ -659,7 +663,7 @@ export class ArborClient {
         if (frame.err !== ErrorCode.OK) throw this.answerError(frame, label);
         this.registry.removeLocal(path, watcherType, frame.zxid);
       },
-      true,
+      { retryOnLoss: true },
     );
   }
 
@@ -685,14 +689,9 @@ export class ArborClient {
   private async unregisterPersistent(path: string, recursive: boolean): Promise<void> {
     if (!this.session.acceptsCalls) return;
     const type = recursive ? WatcherType.PersistentRecursive : WatcherType.Persistent;
-    await this.send(
-      'removeWatches',
-      { path: this.toServer(path), type },
-      this.label('removeWatches', path),
-      {},
-      () => undefined,
-      true,
-    ).catch((error: unknown) => this.logger.debug({ err: String(error), path }, 'removeWatches after close failed'));
+    await this.send('removeWatches', { path: this.toServer(path), type }, this.label('removeWatches', path), {}, () => undefined, {
+      retryOnLoss: true,
+    }).catch((error: unknown) => this.logger.debug({ err: String(error), path }, 'removeWatches after close failed'));
   }
 
   private onWatchEvent(frame: WatchEventFrame): void {
@@ -774,24 +773,29 @@ export class ArborClient {
     this.validate(label, () => validateTtl(mode, options.ttlMs));
     this.checkOpen(label);
     if (options.protected === true) return this.createProtected(op, args, label, options);
-    return this.createWithParents(op, args, label, options, true);
+    return this.createWithParents(op, args, label, options);
   }
 
-  /** One create, creating missing ancestors first when asked (pipelined: the member answers in order). */
+  /**
+   * One create, creating missing ancestors first when asked (pipelined: the member answers in
+   * order). With `write`, the create goes out under `write.requestId`; after a NONODE (an
+   * answer the ensemble keeps under that id) the retry needs, and gets, a fresh one.
+   */
   private async createWithParents(
     op: 'create' | 'create2',
     args: ArgsOf<'create'>,
     label: ErrorContext,
     options: CreateOptions,
-    retryOnLoss: boolean,
+    write?: { requestId: number },
   ): Promise<{ path: string; stat?: Stat }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.request(op, args, label, options, undefined, retryOnLoss);
+        const res = await this.request(op, args, label, options, undefined, write === undefined ? {} : { requestId: write.requestId });
         return { path: this.toClient(res.path), ...('stat' in res ? { stat: res.stat } : {}) };
       } catch (error) {
         if (options.createParents !== true || !(error instanceof NoNodeError) || attempt >= 3) throw error;
       }
+      if (write !== undefined) write.requestId = this.session.reserveRequestId();
       // Parents are made under the chroot (which must exist), top down, all pipelined at once:
       // the member executes them in order.
       const paths: string[] = [];
@@ -812,9 +816,15 @@ export class ArborClient {
   }
 
   /**
-   * Curator's protected create: the marker `_c_<uuid>-` in the last segment lets the client
-   * find its node after a lost answer, by listing the parent, instead of creating another. The
-   * create is not resent by the session: this loop is the recovery.
+   * Curator's protected create: the last segment carries the marker `_c_<uuid>-`, so the caller
+   * and the recipes can tell their own node among its siblings, and an application that gave
+   * up (timeout, abort) can look for it. A create is never made twice: a dropped connection is
+   * handled by the session, which resends the create with its requestId; a CONNECTIONLOSS
+   * answer (a member with no leader, one shutting down) is retried here, after a back-off,
+   * under the same reserved requestId. The ensemble keeps each session's recent results by
+   * requestId, so whichever copy arrives second is answered with the first one's path. Listing
+   * the parent instead, as Curator does, can miss a create still on its way through the old
+   * member and make a second node.
    */
   private async createProtected(
     op: 'create' | 'create2',
@@ -827,53 +837,29 @@ export class ArborClient {
     const marker = `_c_${randomUuid()}-`;
     const marked = { ...args, path: this.toServer(joinPath(parent, marker + baseName(clientPath))) };
     const deadlineMs = this.clock.now() + (options.timeoutMs ?? Infinity);
+    const unconfirmed = (): ArborClientError =>
+      clientErrors.timeout(label, `protected create not confirmed within ${options.timeoutMs} ms; look for '${marker}' under ${parent}`);
     const remaining = (): CallOptions => {
       const left = deadlineMs - this.clock.now();
-      if (left <= 0)
-        throw clientErrors.timeout(
-          label,
-          `protected create not confirmed within ${options.timeoutMs} ms; look for '${marker}' under ${parent}`,
-        );
+      if (left <= 0) throw unconfirmed();
       return { ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(Number.isFinite(left) ? { timeoutMs: left } : {}) };
     };
-    // Each lost attempt backs off on the client's clock before the next one: a member that keeps
-    // dropping the connection must not turn this loop into a busy spin until the deadline.
-    let losses = 0;
-    // The first look after a loss is immediate (the session has already reconnected or will
-    // make the request wait for it); later ones are spaced out.
-    const backOff = async (): Promise<void> => {
-      const delayMs = Math.min(this.recoveryDelayMs(losses++), deadlineMs - this.clock.now());
-      if (delayMs > 0) await sleep(this.clock, delayMs, options.signal);
-    };
-    for (;;) {
+    const write = { requestId: this.session.reserveRequestId() };
+    // A member without a leader answers at once: back off on the client's clock between
+    // attempts, so that this loop does not spin until a leader is elected or the deadline.
+    for (let losses = 0; ; losses++) {
+      if (losses > 0) {
+        const delayMs = Math.min(this.recoveryDelayMs(losses), deadlineMs - this.clock.now());
+        if (delayMs > 0) await sleep(this.clock, delayMs, options.signal);
+      }
       try {
-        return await this.createWithParents(op, marked, label, { ...options, ...remaining() }, false);
+        return await this.createWithParents(op, marked, label, { ...options, ...remaining() }, write);
       } catch (error) {
+        if (error instanceof OperationTimeoutError && this.clock.now() >= deadlineMs) throw unconfirmed();
         if (!(error instanceof ConnectionLossError)) throw error;
-        this.logger.info({ path: clientPath, marker }, 'protected create: answer lost, looking for the node');
-      }
-      for (;;) {
-        await backOff();
-        try {
-          const found = await this.findProtected(parent, marker, remaining());
-          if (found === undefined) break;
-          if (op === 'create') return { path: found };
-          const stat = await this.exists(found, remaining());
-          if (stat !== null) return { path: found, stat };
-          break;
-        } catch (error) {
-          if (!(error instanceof ConnectionLossError)) throw error;
-        }
+        this.logger.info({ path: clientPath, marker, requestId: write.requestId }, 'protected create: no answer yet; resending it');
       }
     }
-  }
-
-  private async findProtected(parent: string, marker: string, options: CallOptions): Promise<string | undefined> {
-    for await (const page of this.childrenPages(parent, options)) {
-      const name = page.find((child) => child.startsWith(marker));
-      if (name !== undefined) return joinPath(parent, name);
-    }
-    return undefined;
   }
 
   private multiOpToWire(op: TransactionOp): MultiOp {
@@ -933,10 +919,10 @@ export class ArborClient {
     label: ErrorContext,
     options: CallOptions,
     complete?: (frame: ResponseFrame) => T,
-    retryOnLoss?: boolean,
+    delivery?: Delivery,
   ): Promise<T> {
     this.checkOpen(label);
-    return this.send(op, args, label, options, complete, retryOnLoss);
+    return this.send(op, args, label, options, complete, delivery);
   }
 
   private send<N extends OpName, T = ResultOf<N>>(
@@ -945,13 +931,14 @@ export class ArborClient {
     label: ErrorContext,
     options: CallOptions,
     complete?: (frame: ResponseFrame) => T,
-    retryOnLoss?: boolean,
+    delivery: Delivery = {},
   ): Promise<T> {
     const spec: RequestSpec<T> = {
       op,
       args,
       label,
-      retryOnLoss: retryOnLoss ?? this.isWrite(op),
+      retryOnLoss: delivery.retryOnLoss ?? this.isWrite(op),
+      ...(delivery.requestId !== undefined ? { requestId: delivery.requestId } : {}),
       complete:
         complete ??
         ((frame) => {

@@ -29,6 +29,13 @@ export interface RequestSpec<T> {
    */
   retryOnLoss: boolean;
   /**
+   * A requestId reserved by the caller (`Session.reserveRequestId`), so that several
+   * calls are one write to the ensemble: the protected create resends its create with it after
+   * a CONNECTIONLOSS answer, and the member answers with the first outcome instead of applying
+   * it twice. Without it, a write gets its id when it is first sent.
+   */
+  requestId?: number;
+  /**
    * Maps the answer to the result or throws. Runs synchronously in frame order, so watch
    * bookkeeping it does is in place before the next frame (an event) is handled. Also runs for
    * an answer to a call that was abandoned (timeout, abort), to keep that bookkeeping in step
@@ -54,6 +61,7 @@ export class PendingRequest<T = unknown> {
   private disposers: (() => void)[] = [];
 
   constructor(readonly spec: RequestSpec<T>) {
+    this.requestId = spec.requestId;
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolveFn = resolve;
       this.rejectFn = reject;

@@ -120,6 +120,14 @@ export class Session {
     return pending.promise;
   }
 
+  /**
+   * A requestId no other call of this session will use, for a caller that must send one write
+   * in several calls (see {@link RequestSpec.requestId}).
+   */
+  reserveRequestId(): number {
+    return this.requestIdNext++;
+  }
+
   /** Remembers credentials for every later handshake (auth is per connection). */
   rememberAuth(scheme: string, credentials: Uint8Array): void {
     if (!this.config.auth.some((a) => a.scheme === scheme && equalBytes(a.credentials, credentials))) {

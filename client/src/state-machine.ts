@@ -51,7 +51,15 @@ type Link =
   | { kind: 'idle' }
   | { kind: 'waiting'; untilMs: number }
   | { kind: 'handshaking'; member: number; startedMs: number; deadlineMs: number }
-  | { kind: 'up'; member: number; lastHeardMs: number; nextPingMs: number; pingsSentMs: number[] };
+  | { kind: 'up'; member: number; sinceMs: number; lastHeardMs: number; nextPingMs: number; pingsSentMs: number[] };
+
+/**
+ * A connection that drops sooner than this after its handshake counts as a short one. After
+ * the first of a run of short connections the next attempt waits, with the same back-off as a
+ * failed handshake: a member that accepts the session and then drops it at once (a request it
+ * cannot take, a member restarting in a loop) must not turn reconnecting into a spin.
+ */
+export const STABLE_CONNECTION_MS = 1000;
 
 /**
  * The connection and session life cycle as a pure, synchronous state machine: inputs carry the
@@ -68,7 +76,9 @@ type Link =
  *   even cut off from every member — the session is declared `lost` before the ensemble can
  *   expire it and hand its ephemerals and locks to someone else;
  * - failed attempts move to the next member after an exponential back-off with jitter; the
- *   first attempt after a drop is immediate (and to another member).
+ *   first attempt after a drop is immediate (and to another member), unless the connection that
+ *   dropped, and the one before it, each lasted less than STABLE_CONNECTION_MS: then the
+ *   attempt backs off as after a failed one.
  */
 export class ConnectionMachine {
   private current: ConnectionState = 'connecting';
@@ -76,6 +86,8 @@ export class ConnectionMachine {
   private readonly order: number[];
   private cursor = 0;
   private failures = 0;
+  /** Connections in a row that dropped within STABLE_CONNECTION_MS of their handshake. */
+  private shortConnections = 0;
   private started = false;
   private connectDeadlineMs = Infinity;
   private session: { timeoutMs: number; deadlineMs: number } | null = null;
@@ -141,7 +153,7 @@ export class ConnectionMachine {
     if (isFinalState(this.current) || link.kind !== 'handshaking') return;
     this.failures = 0;
     this.session = { timeoutMs, deadlineMs: link.startedMs + timeoutMs };
-    this.link = { kind: 'up', member: link.member, lastHeardMs: nowMs, nextPingMs: nowMs + timeoutMs / 3, pingsSentMs: [] };
+    this.link = { kind: 'up', member: link.member, sinceMs: nowMs, lastHeardMs: nowMs, nextPingMs: nowMs + timeoutMs / 3, pingsSentMs: [] };
     this.transition(this.current === 'connecting' ? 'connected' : 'reconnected', `session held by member ${link.member}`);
   }
 
@@ -255,10 +267,13 @@ export class ConnectionMachine {
   }
 
   private connectionLost(nowMs: number, reason: string): void {
+    const sinceMs = this.link.kind === 'up' ? this.link.sinceMs : nowMs;
+    this.shortConnections = nowMs - sinceMs < STABLE_CONNECTION_MS ? this.shortConnections + 1 : 0;
     this.lastFailure = reason;
     this.failures = 0;
     this.cursor++;
-    this.link = { kind: 'waiting', untilMs: nowMs };
+    const { backoffBaseMs, backoffMaxMs, random } = this.config;
+    this.link = { kind: 'waiting', untilMs: nowMs + backoffDelayMs(this.shortConnections - 1, backoffBaseMs, backoffMaxMs, random) };
     this.transition('suspended', reason);
     this.tick(nowMs);
   }

@@ -238,6 +238,8 @@ describe('requests', () => {
     expect(connection?.requests).toHaveLength(3);
     ensemble.intercept = () => undefined;
     ensemble.kill(1);
+    // The second connection in a row to drop at once: the client backs off before member 2.
+    await advanceUntil(() => client.state === 'reconnected');
     await Promise.all(calls);
     await client.close();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionMachine, isConnectedState, isFinalState } from '../src/state-machine.js';
+import { ConnectionMachine, STABLE_CONNECTION_MS, isConnectedState, isFinalState } from '../src/state-machine.js';
 import type { ConnectionMachineConfig, MachineCommand } from '../src/state-machine.js';
 import { inOrder, seededRandom } from './helpers/harness.js';
 
@@ -133,9 +133,38 @@ describe('ConnectionMachine', () => {
     m.handshakeSucceeded(150, T);
     expect(trace(m.takeCommands())).toEqual(['state reconnected']);
     expect(isConnectedState(m.state)).toBe(true);
-    m.transportClosed(200, 'reset');
-    m.handshakeSucceeded(250, T);
+    // The resumed connection lasts long enough to count as stable: the next attempt is immediate too.
+    const later = 150 + STABLE_CONNECTION_MS;
+    m.transportClosed(later, 'reset');
+    m.handshakeSucceeded(later + 50, T);
     expect(trace(m.takeCommands())).toEqual(['state suspended', 'open 2', 'state reconnected']);
+  });
+
+  it('backs off after connections in a row that drop right after their handshake, until one lasts', () => {
+    const m = connectedMachine(); // up since 0
+    const waits: number[] = [];
+    let now = 0;
+    // Member 0 drops the session 10 ms after each handshake, five times.
+    for (let i = 0; i < 5; i++) {
+      now += 10;
+      m.transportClosed(now, 'reset');
+      const wake = m.nextWakeMs() as number;
+      const opened = trace(m.takeCommands()).includes(`open ${(i + 1) % 3}`);
+      waits.push(opened ? 0 : wake - now);
+      if (!opened) {
+        now = wake;
+        m.tick(now);
+        expect(trace(m.takeCommands())).toEqual([`open ${(i + 1) % 3}`]);
+      }
+      m.handshakeSucceeded(now, T);
+      m.takeCommands();
+    }
+    // The first short connection reconnects at once; then 100·2^(n-1) ms with jitter (×0.99 here).
+    expect(waits).toEqual([0, 99, 199, 399, 799]);
+    // A connection that lasts resets the count: its drop is followed by an immediate attempt.
+    now += STABLE_CONNECTION_MS;
+    m.transportClosed(now, 'reset');
+    expect(trace(m.takeCommands())).toEqual(['state suspended', 'open 0']);
   });
 
   it('pings every T/3 while up', () => {

@@ -345,7 +345,7 @@ describe('the SDK on a 3-member ensemble under failures', () => {
     }
   });
 
-  it('finds a protected create whose answer was lost instead of creating a second node', async () => {
+  it('resends a protected create whose answer was lost and is answered with the node it made, not a second one', async () => {
     await allRunning();
     const leader = await ensemble.waitForLeader();
     const proxy: FaultProxy = await startProxy({ targetPort: ensemble.slot(leader).clientPort });
@@ -360,7 +360,8 @@ describe('the SDK on a 3-member ensemble under failures', () => {
         return children.length > 0 ? children : undefined;
       });
       expect(applied).toHaveLength(1);
-      // Healing resets the connection that lost bytes: the client reconnects and looks for its marker.
+      // Healing resets the connection that lost bytes: the client reconnects and resends the create
+      // under its requestId; the member answers with the node the first copy made.
       proxy.setMode(Mode.pass);
       const path = await created;
       expect(path).toBe(`/protected/${applied[0]}`);
