@@ -87,6 +87,7 @@ export class Session {
       backoffBaseMs: config.backoffBaseMs,
       backoffMaxMs: config.backoffMaxMs,
       random: config.random,
+      memberNames: config.members.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`),
     });
     this.pipeline = new RequestPipeline(config.clock, config.requestTimeoutMs, () => isConnectedState(this.machine.state));
   }

@@ -45,6 +45,8 @@ export interface ConnectionMachineConfig {
   backoffMaxMs: number;
   /** Uniform [0, 1): member order and back-off jitter. */
   random: () => number;
+  /** How state-change reasons name member i (its address); default `member i`. */
+  memberNames?: readonly string[];
 }
 
 type Link =
@@ -154,7 +156,7 @@ export class ConnectionMachine {
     this.failures = 0;
     this.session = { timeoutMs, deadlineMs: link.startedMs + timeoutMs };
     this.link = { kind: 'up', member: link.member, sinceMs: nowMs, lastHeardMs: nowMs, nextPingMs: nowMs + timeoutMs / 3, pingsSentMs: [] };
-    this.transition(this.current === 'connecting' ? 'connected' : 'reconnected', `session held by member ${link.member}`);
+    this.transition(this.current === 'connecting' ? 'connected' : 'reconnected', `session held by ${this.name(link.member)}`);
   }
 
   /** The current transport closed (or failed to open) on its own. */
@@ -225,21 +227,25 @@ export class ConnectionMachine {
     if (link.kind === 'waiting' && nowMs >= link.untilMs) {
       this.startAttempt(nowMs);
     } else if (link.kind === 'handshaking' && nowMs >= link.deadlineMs) {
-      this.abandon(nowMs, `member ${link.member} did not answer the handshake within ${this.config.attemptTimeoutMs} ms`);
+      this.abandon(nowMs, `${this.name(link.member)} did not answer the handshake within ${this.config.attemptTimeoutMs} ms`);
     } else if (link.kind === 'up' && this.session !== null) {
       if (nowMs >= link.lastHeardMs + this.silenceMs()) {
-        this.abandon(nowMs, `member ${link.member} silent for ${Math.round(nowMs - link.lastHeardMs)} ms`);
+        this.abandon(nowMs, `${this.name(link.member)} silent for ${Math.round(nowMs - link.lastHeardMs)} ms`);
       } else if (link.pingsSentMs.length > 0 && nowMs >= this.session.deadlineMs - this.reserveMs()) {
         // The member answers requests but not pings: it cannot vouch for the session (a follower
         // cut off from the leader). Other frames keep it from looking silent, so without this
         // the deadline would pass here instead of the session moving to a member that can.
-        this.abandon(nowMs, `member ${link.member} has not confirmed the session for ${Math.round(nowMs - link.pingsSentMs[0]!)} ms`);
+        this.abandon(nowMs, `${this.name(link.member)} has not confirmed the session for ${Math.round(nowMs - link.pingsSentMs[0]!)} ms`);
       } else if (nowMs >= link.nextPingMs) {
         link.pingsSentMs.push(nowMs);
         link.nextPingMs = nowMs + this.session.timeoutMs / 3;
         this.emit({ type: 'ping' });
       }
     }
+  }
+
+  private name(member: number): string {
+    return this.config.memberNames?.[member] ?? `member ${member}`;
   }
 
   /** Time kept in hand before the session deadline to reconnect elsewhere. */

@@ -10,7 +10,7 @@ import {
   connect,
 } from '../src/index.js';
 import type { ConnectionState } from '../src/index.js';
-import { FakeEnsemble, connectString } from './helpers/fake-ensemble.js';
+import { BASE_PORT, FakeEnsemble, connectString } from './helpers/fake-ensemble.js';
 import { connected, flush, inOrder, until } from './helpers/harness.js';
 
 const T = 9000; // sessionTimeoutMs the harness asks for; the fake grants it
@@ -88,6 +88,16 @@ describe('connection and session', () => {
     expect(handshake?.lastZxid).toBe(lastZxid);
     expect([...(handshake?.password ?? [])]).toEqual([...(ensemble.sessions.get(sessionId)?.password ?? [])]);
     expect((await client.getData('/a')).stat.version).toBe(0);
+    await client.close();
+  });
+
+  it('state-change reasons name the member by its address from the connect string', async () => {
+    const { ensemble, client } = await connected();
+    const reasons: string[] = [];
+    client.on('state', (_, change) => reasons.push(change.reason));
+    ensemble.kill(0);
+    await until(() => client.state === 'reconnected');
+    expect(reasons.at(-1)).toBe(`session held by 127.0.0.1:${BASE_PORT + 1}`);
     await client.close();
   });
 

@@ -316,4 +316,37 @@ describe('arbor shell on a real ensemble', () => {
       expect(run.stderr).toBe(`${line as string}\n`);
     }
   });
+  // The interactive loop needs a terminal: util-linux `script` runs the shell on a pseudo-terminal
+  // and forwards what the test types to it, as a person at a keyboard would.
+  it('interactive, on a terminal: prompts with the state and count, runs commands, Ctrl-C stops a watch, history, quit', async () => {
+    await client.create('/tty', 'before');
+    const command = [process.execPath, CLI, 'shell', '--connect', cs].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (screen += s));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const seen = (text: string): Promise<true> =>
+      waitFor(`'${text}' on the terminal`, () => (screen.includes(text) ? true : undefined), RUN_TIMEOUT_MS);
+    const type = (keys: string): void => void child.stdin.write(keys);
+    try {
+      await seen(`[arbor: ${cs}(connected) 1] `);
+      type('get /tty\r');
+      await seen('before');
+      await seen(`[arbor: ${cs}(connected) 2] `);
+      type('watch /tty\r');
+      await seen('watching');
+      type('\x03'); // Ctrl-C while the watch waits: it stops, the shell stays
+      await seen('interrupted');
+      await seen(`[arbor: ${cs}(connected) 3] `);
+      type('set /tty after\r');
+      await seen(`(connected) 4] `);
+      expect((await client.getString('/tty')).data).toBe('after');
+      type('history\r');
+      await seen('3  set /tty after');
+      type('quit\r');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
