@@ -179,6 +179,15 @@ describe('a 3-member ensemble', () => {
     } finally {
       await c.close();
     }
+    // 1,500 entries with a snapshot every 300: the leader reports the last one it saved.
+    const saved = await waitFor('a snapshot behind the bulk writes', async () => {
+      const last = (await ensemble.status(leader)).lastSnapshot;
+      return last !== null && last.index >= 1_200 ? last : undefined;
+    });
+    expect(saved?.znodes).toBeGreaterThanOrEqual(1_000);
+    expect(saved?.bytes).toBeGreaterThan(saved?.znodes ?? 0);
+    expect(saved?.serializeMs).toBeGreaterThanOrEqual(0);
+    expect(saved?.saveMs).toBeGreaterThanOrEqual(0);
     await ensemble.restart(victim);
     const digest = await ensemble.waitForConvergence(30_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${ensemble.logs(victim)}\nleader:\n${ensemble.logs(leader)}`);

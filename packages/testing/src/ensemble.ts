@@ -37,6 +37,8 @@ export interface StatusView {
   sessions: number;
   znodes: number;
   digest: string;
+  /** The last snapshot the member saved since it started, or null. */
+  lastSnapshot: { index: number; znodes: number; bytes: number; serializeMs: number; saveMs: number } | null;
 }
 
 export interface EnsembleOptions {

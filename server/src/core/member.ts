@@ -47,6 +47,15 @@ import { WatchRegistry, type ConnectionId } from './watch-registry.js';
  */
 
 /** What the io layer provides. */
+/** How the last snapshot went: its size, the time spent serialising the tree and saving it. */
+export interface SnapshotReport {
+  index: number;
+  znodes: number;
+  bytes: number;
+  serializeMs: number;
+  saveMs: number;
+}
+
 export interface MemberHost {
   /** Monotonic ms (timeouts, liveness). */
   nowMs(): number;
@@ -133,6 +142,8 @@ interface PendingWrite {
   txn: Omit<StampedTxn, 'timeMs'>;
   /** Tick count when last sent to the leader (re-sent after an election timeout). */
   sentAtTick: number;
+  /** Host clock (ms) when the write reached this member: the start of its commit latency. */
+  arrivedMs: number;
   /** For a new session's handshake: answer this instead of a request. */
   connect?: { link: ClientLink; password: Uint8Array; timeoutMs: number; auth: Id[] };
 }
@@ -152,6 +163,10 @@ export interface MemberCounters {
   latencyMsSum: Record<string, number>;
   elections: number;
   proposalsRejected: number;
+  /** Writes of this member's clients (sessions created included) committed and applied here. */
+  commits: number;
+  /** Sum, in ms, of their times from arrival at this member to apply: forward, replication, fsync on a majority. */
+  commitMsSum: number;
 }
 
 export class Member implements ClientService {
@@ -186,8 +201,10 @@ export class Member implements ClientService {
   private stopped = false;
   private snapshotting = false;
   private lastSnapshotIndex: number;
+  /** The last snapshot this member saved, for /status: serialising runs on the event loop, saving does not. */
+  lastSnapshot: SnapshotReport | null = null;
   private readonly logger: MemberLogger;
-  readonly counters: MemberCounters = { requests: {}, latencyMsSum: {}, elections: 0, proposalsRejected: 0 };
+  readonly counters: MemberCounters = { requests: {}, latencyMsSum: {}, elections: 0, proposalsRejected: 0, commits: 0, commitMsSum: 0 };
 
   constructor(
     private readonly host: MemberHost,
@@ -365,19 +382,28 @@ export class Member implements ClientService {
     const every = this.options.snapshotEveryEntries ?? 0;
     if (every === 0 || this.snapshotting || this.appliedIndex - this.lastSnapshotIndex < every) return;
     const meta = this.node.snapshotMetaAt(this.appliedIndex);
+    const startedMs = this.host.nowMs();
     const chunks = [...snapshotChunks(this.tree)];
+    const serializedMs = this.host.nowMs();
     this.snapshotting = true;
     this.host.saveSnapshot(meta, chunks).then(
       () => {
         this.snapshotting = false;
         this.lastSnapshotIndex = meta.index;
+        this.lastSnapshot = {
+          index: meta.index,
+          znodes: this.tree.nodeCount,
+          bytes: chunks.reduce((sum, c) => sum + c.byteLength, 0),
+          serializeMs: Math.round(serializedMs - startedMs),
+          saveMs: Math.round(this.host.nowMs() - serializedMs),
+        };
         if (this.stopped) return;
         const compactTo = Math.max(0, meta.index - (this.options.compactKeepEntries ?? 1_000));
         if (compactTo >= this.options.storage.log.firstIndex()) {
           this.options.storage.log.compact(compactTo);
           this.node.onCompacted(compactTo);
         }
-        this.logger.info({ index: meta.index, compactedThrough: compactTo }, 'snapshot saved');
+        this.logger.info({ ...this.lastSnapshot, compactedThrough: compactTo }, 'snapshot saved');
         this.process();
       },
       (error: unknown) => {
@@ -519,6 +545,7 @@ export class Member implements ClientService {
         request: null,
         txn: { sessionId, identities: [], op: { type: 'createSession', sessionId, password, timeoutMs } },
         sentAtTick: this.ticks,
+        arrivedMs: this.host.nowMs(),
         connect: { link, password, timeoutMs, auth: identities },
       };
       this.pendingWrites.set(`c:${sessionId}`, pending);
@@ -802,12 +829,14 @@ export class Member implements ClientService {
     const txn: Omit<StampedTxn, 'timeMs'> = { sessionId: conn.sessionId, identities: conn.identities, op };
     if (req.requestId !== undefined) txn.requestId = req.requestId;
     const key = op.type === 'closeSession' ? `x:${conn.sessionId}` : `${conn.sessionId}:${req.requestId ?? 0}`;
-    const pending: PendingWrite = { connId: conn.link.id, ticket, request: req, txn, sentAtTick: this.ticks };
+    const pending: PendingWrite = { connId: conn.link.id, ticket, request: req, txn, sentAtTick: this.ticks, arrivedMs: this.host.nowMs() };
     this.pendingWrites.set(key, pending);
     this.submit(pending);
   }
 
   private answerWrite(pending: PendingWrite, result: TxnResult): void {
+    this.counters.commits++;
+    this.counters.commitMsSum += this.host.nowMs() - pending.arrivedMs;
     if (pending.connect !== undefined) {
       const { link, password, timeoutMs, auth } = pending.connect;
       const sessionId = pending.txn.sessionId;

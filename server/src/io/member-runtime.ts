@@ -4,7 +4,7 @@ import type { Limits } from '@arbor/protocol';
 import { SeededRandom, bootstrapEntries, type Ready, type SnapshotMeta } from '@arbor/raft';
 import { ZnodeTree, restoreFromChunks, restoreFromChunksSync } from '@arbor/tree';
 import type { ClientService } from '../core/client-port.js';
-import { Member, type MemberHost, type PeerEnvelope } from '../core/member.js';
+import { Member, type MemberHost, type PeerEnvelope, type SnapshotReport } from '../core/member.js';
 import type { Logger } from './logger.js';
 import { PeerTransport } from './peer-transport.js';
 import { SqliteStorage } from './storage/index.js';
@@ -56,6 +56,8 @@ export interface MemberStatus {
   /** Digest of the tree at appliedIndex (hex). */
   digest: string;
   lastZxid: string;
+  /** The last snapshot this member saved since it started, or null. */
+  lastSnapshot: SnapshotReport | null;
 }
 
 /** Plain numbers for the admin metrics endpoint. */
@@ -242,6 +244,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
         znodes: core.tree.nodeCount,
         digest: core.tree.digest(),
         lastZxid: String(core.appliedIndex),
+        lastSnapshot: core.lastSnapshot,
       };
     },
     metrics(): MemberMetrics {
@@ -251,8 +254,8 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
         latencyMsSum: { ...core.counters.latencyMsSum },
         fsyncCount,
         fsyncMsSum,
-        commitCount: fsyncCount,
-        commitMsSum: fsyncMsSum,
+        commitCount: core.counters.commits,
+        commitMsSum: core.counters.commitMsSum,
         elections: core.counters.elections,
         pendingProposals: pending.writes,
         pendingReads: pending.reads,

@@ -51,8 +51,13 @@ export function renderMetrics(metrics: MemberMetrics, status?: MemberStatus): st
   );
   w.metric('arbor_fsync_total', 'counter', 'Log fsyncs.', [[{}, metrics.fsyncCount]]);
   w.metric('arbor_fsync_seconds_sum', 'counter', 'Time spent in log fsyncs.', [[{}, metrics.fsyncMsSum / 1000]]);
-  w.metric('arbor_commits_total', 'counter', 'Entries committed.', [[{}, metrics.commitCount]]);
-  w.metric('arbor_commit_seconds_sum', 'counter', 'Sum of propose-to-commit times.', [[{}, metrics.commitMsSum / 1000]]);
+  w.metric('arbor_commits_total', 'counter', "Writes of this member's clients committed and applied.", [[{}, metrics.commitCount]]);
+  w.metric(
+    'arbor_commit_seconds_sum',
+    'counter',
+    'Sum of their times from arrival at this member to apply (forward, replication, fsync on a majority).',
+    [[{}, metrics.commitMsSum / 1000]],
+  );
   w.metric('arbor_elections_total', 'counter', 'Elections this member started.', [[{}, metrics.elections]]);
   w.metric('arbor_pending_proposals', 'gauge', 'Proposals not yet committed.', [[{}, metrics.pendingProposals]]);
   w.metric('arbor_pending_reads', 'gauge', 'Linearizable reads waiting for a read index.', [[{}, metrics.pendingReads]]);

@@ -188,6 +188,11 @@ describe('the member core in a simulated 3-member ensemble', () => {
     expect(follower.counters.requests['create']).toBe(20);
     expect(follower.counters.requests['getChildren']).toBe(1);
     expect(follower.counters.latencyMsSum['create']).toBeGreaterThan(0);
+    // Commit latency: the session's creation and the 20 creates, each from arrival here to apply
+    // (forwarded to the leader, replicated, applied), on the simulated clock; the leader's clients made none.
+    expect(follower.counters.commits).toBe(21);
+    expect(follower.counters.commitMsSum).toBeGreaterThan(0);
+    expect(sim.leader()?.counters.commits).toBe(0);
     await sim.run(5);
     const digests = new Set([...sim.members.values()].map((m) => m.tree.digest()));
     expect(digests.size).toBe(1);
