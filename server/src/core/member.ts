@@ -78,6 +78,13 @@ export interface MemberHost {
    * later applies cannot change them); resolves once durable, so the log may be compacted behind it.
    */
   saveSnapshot(meta: SnapshotMeta, chunks: Uint8Array[]): Promise<void>;
+  /**
+   * Optional: runs `next` in a later turn of the event loop, after the I/O that is waiting
+   * (setImmediate). With it, a snapshot is serialised in slices of SNAPSHOT_SLICE_MS, so that
+   * heartbeats, pings and peer messages keep their timing while a large tree is written;
+   * without it (simple hosts, tests), in one go.
+   */
+  yieldTurn?(next: () => void): void;
   /** The member cannot go on (a log entry it cannot read, storage failure). */
   fatal(error: Error): void;
 }
@@ -97,6 +104,8 @@ export interface MemberOptions {
   changeWindowEntries?: number;
   /** Take a snapshot after this many applied entries (0: never). */
   snapshotEveryEntries?: number;
+  /** Serialisation per turn of the event loop when the host can yield (default SNAPSHOT_SLICE_MS; 0: one chunk per turn). */
+  snapshotSliceMs?: number;
   /** Entries kept behind a snapshot when compacting, so slightly lagging followers need no snapshot. */
   compactKeepEntries?: number;
   logger?: MemberLogger;
@@ -120,6 +129,12 @@ export type PeerEnvelope =
 
 /** Pings a follower holds while it waits for the leader's acknowledgement (all connections). */
 const PINGS_WAITING_MAX = 10_000;
+
+/**
+ * Longest run of snapshot serialisation in one turn of the event loop, with a host that can
+ * yield: well under a heartbeat interval, long enough that a 1M-znode tree needs few turns.
+ */
+export const SNAPSHOT_SLICE_MS = 10;
 
 const NOOP_LOGGER: MemberLogger = { info() {}, warn() {}, debug() {} };
 
@@ -199,7 +214,15 @@ export class Member implements ClientService {
   private wasLeader = false;
   private knownLeader: NodeId | null = null;
   private stopped = false;
+  /** A snapshot is being serialised or saved; no second one starts meanwhile. */
   private snapshotting = false;
+  /**
+   * While a snapshot is being serialised over several turns, the tree must not change: entries
+   * committed meanwhile wait here, in order, and are applied as soon as the last chunk is taken.
+   * Raft itself (votes, heartbeats, replication, commitment) goes on; only applying waits.
+   */
+  private serialising: { chunks: Generator<Uint8Array, void, undefined>; abandon: () => void } | null = null;
+  private readonly applyBacklog: Entry[] = [];
   private lastSnapshotIndex: number;
   /** The last snapshot this member saved, for /status: serialising runs on the event loop, saving does not. */
   lastSnapshot: SnapshotReport | null = null;
@@ -337,7 +360,10 @@ export class Member implements ClientService {
       for (const [to, list] of byPeer) this.host.sendPeer(to, list);
       if (rd.persistMark !== null || rd.snapshot !== null) this.host.persist(rd);
       if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-      for (const entry of rd.committedEntries) this.applyEntry(entry);
+      for (const entry of rd.committedEntries) {
+        if (this.serialising !== null) this.applyBacklog.push(entry);
+        else this.applyEntry(entry);
+      }
       for (const rs of rd.readStates) {
         const key = new TextDecoder().decode(rs.context);
         const read = this.pendingReads.get(key);
@@ -368,6 +394,10 @@ export class Member implements ClientService {
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
+    // The leader's snapshot replaces the tree being serialised: that snapshot is abandoned, and
+    // whatever waited to be applied is at or before the new state or will be sent again.
+    this.serialising?.abandon();
+    this.applyBacklog.length = 0;
     this.tree = this.host.installSnapshot(meta);
     this.appliedIndex = meta.index;
     this.lastSnapshotIndex = meta.index;
@@ -383,16 +413,48 @@ export class Member implements ClientService {
     if (every === 0 || this.snapshotting || this.appliedIndex - this.lastSnapshotIndex < every) return;
     const meta = this.node.snapshotMetaAt(this.appliedIndex);
     const startedMs = this.host.nowMs();
-    const chunks = [...snapshotChunks(this.tree)];
-    const serializedMs = this.host.nowMs();
+    const znodes = this.tree.nodeCount;
+    const taken: Uint8Array[] = [];
+    const chunks = snapshotChunks(this.tree);
     this.snapshotting = true;
+    let abandoned = false;
+    this.serialising = {
+      chunks,
+      abandon: () => {
+        abandoned = true;
+        this.serialising = null;
+        this.snapshotting = false;
+        chunks.return();
+        this.logger.info({ index: meta.index }, 'snapshot abandoned: a newer one was installed from the leader');
+      },
+    };
+    const slice = (): void => {
+      if (abandoned || this.stopped) return;
+      const sliceEndMs = this.host.nowMs() + (this.options.snapshotSliceMs ?? SNAPSHOT_SLICE_MS);
+      for (let next = chunks.next(); !next.done; next = chunks.next()) {
+        taken.push(next.value);
+        if (this.host.yieldTurn !== undefined && this.host.nowMs() >= sliceEndMs) {
+          this.host.yieldTurn(slice);
+          return;
+        }
+      }
+      this.serialising = null;
+      this.save(meta, znodes, taken, startedMs, this.host.nowMs());
+      // Apply what was committed while the tree was held still, then whatever came with it.
+      for (const entry of this.applyBacklog.splice(0)) this.applyEntry(entry);
+      this.process();
+    };
+    slice();
+  }
+
+  private save(meta: SnapshotMeta, znodes: number, chunks: Uint8Array[], startedMs: number, serializedMs: number): void {
     this.host.saveSnapshot(meta, chunks).then(
       () => {
         this.snapshotting = false;
         this.lastSnapshotIndex = meta.index;
         this.lastSnapshot = {
           index: meta.index,
-          znodes: this.tree.nodeCount,
+          znodes,
           bytes: chunks.reduce((sum, c) => sum + c.byteLength, 0),
           serializeMs: Math.round(serializedMs - startedMs),
           saveMs: Math.round(this.host.nowMs() - serializedMs),

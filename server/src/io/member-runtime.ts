@@ -154,6 +154,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
     saveSnapshot: async (meta, chunks) => {
       await storage.saveSnapshot(meta, chunks);
     },
+    yieldTurn: (next) => void setImmediate(next),
     sendPeer: (to, envelopes) => {
       if (transport === null) pendingPeer.push({ to, envelopes });
       else transport.send(to, envelopes);

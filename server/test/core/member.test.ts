@@ -7,7 +7,7 @@ import { CreateMode, ErrorCode, PROTOCOL_VERSION, type DecodedRequest, type Serv
 import { SeededRandom, bootstrapEntries, createMemoryStorage, type MemoryStorage, type NodeId } from '@arbor/raft';
 import { ZnodeTree, restoreFromChunksSync } from '@arbor/tree';
 import type { ClientLink } from '../../src/core/client-port.js';
-import { Member, type PeerEnvelope } from '../../src/core/member.js';
+import { Member, type MemberOptions, type PeerEnvelope } from '../../src/core/member.js';
 
 const TICK_MS = 50;
 const OPEN = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
@@ -36,9 +36,14 @@ class SimEnsemble {
   readonly down = new Set<NodeId>();
   private queue: { from: NodeId; to: NodeId; envelopes: PeerEnvelope[] }[] = [];
   nowMs = 0;
+  /** Turns the members handed to host.yieldTurn (with `yieldTurns`), run only by runDeferredTurns. */
+  readonly deferredTurns: (() => void)[] = [];
   private nextLink = 1;
 
-  constructor(readonly ids: NodeId[]) {
+  constructor(
+    readonly ids: NodeId[],
+    private readonly extra: Partial<MemberOptions> & { yieldTurns?: boolean } = {},
+  ) {
     for (const id of ids) {
       const storage = createMemoryStorage();
       const { entries, hardState } = bootstrapEntries(ids);
@@ -79,6 +84,7 @@ class SimEnsemble {
           return Promise.resolve();
         },
         sendPeer: (to, envelopes) => this.queue.push({ from: id, to, envelopes }),
+        ...(this.extra.yieldTurns === true ? { yieldTurn: (next: () => void) => void this.deferredTurns.push(next) } : {}),
         fatal: (error) => {
           throw error;
         },
@@ -93,6 +99,7 @@ class SimEnsemble {
         tickMs: TICK_MS,
         sessionTimeoutMinMs: 1_000,
         sessionTimeoutMaxMs: 10_000,
+        ...this.extra,
       },
     );
     this.members.set(id, member);
@@ -128,6 +135,17 @@ class SimEnsemble {
       await this.settle();
     }
     if (until !== undefined && !until()) throw new Error(`condition not reached within ${ticks} ticks`);
+  }
+
+  /** Runs the deferred turns (and those they defer), delivering messages after each. */
+  async runDeferredTurns(): Promise<number> {
+    let turns = 0;
+    for (let next = this.deferredTurns.shift(); next !== undefined; next = this.deferredTurns.shift()) {
+      next();
+      turns++;
+      await this.settle();
+    }
+    return turns;
   }
 
   leader(): Member | undefined {
@@ -171,6 +189,52 @@ async function openSession(sim: SimEnsemble, member: Member, timeoutMs = 4_000):
 }
 
 describe('the member core in a simulated 3-member ensemble', () => {
+  it('serialises a snapshot over several turns while Raft goes on; what commits meanwhile is applied after, in order', async () => {
+    // One chunk per turn; 4 KiB nodes, so the tree at the snapshot spans several 1 MiB chunks.
+    const sim = new SimEnsemble([1, 2, 3], { snapshotEveryEntries: 700, snapshotSliceMs: 0, compactKeepEntries: 100, yieldTurns: true });
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { link } = await openSession(sim, leader);
+    const data = new Uint8Array(4096).fill(1);
+    const create = (i: number): DecodedRequest =>
+      ({
+        xid: i,
+        op: 1,
+        name: 'create',
+        requestId: i,
+        args: { path: `/big${i}`, data, acl: OPEN, mode: CreateMode.PERSISTENT },
+      }) as DecodedRequest;
+    let xid = 0;
+    while (sim.deferredTurns.length === 0 && xid < 1_000) {
+      leader.onRequest(link, create(++xid));
+      await sim.settle();
+    }
+    expect(sim.deferredTurns.length).toBeGreaterThan(0);
+    // The members are mid-snapshot: their trees are held still at the snapshot's index.
+    const held = [...sim.members.values()].map((m) => ({ m, applied: m.appliedIndex, digest: m.tree.digest() }));
+    for (let i = 0; i < 20; i++) leader.onRequest(link, create(++xid));
+    await sim.run(5);
+    for (const { m, applied, digest } of held) {
+      expect(m.appliedIndex).toBe(applied);
+      expect(m.tree.digest()).toBe(digest);
+      // Raft went on: the 20 creates are committed, only their apply waits.
+      expect(m.node.status().commit).toBeGreaterThan(applied);
+    }
+    expect(link.responses()).toHaveLength(xid - 20);
+    const turns = await sim.runDeferredTurns();
+    expect(turns).toBeGreaterThan(held.length);
+    await sim.run(5);
+    // Every write answered once, in order; every member at the same state.
+    expect(link.responses().map((r) => r.xid)).toEqual(Array.from({ length: xid }, (_, i) => i + 1));
+    expect(new Set([...sim.members.values()].map((m) => m.tree.digest())).size).toBe(1);
+    // Each saved snapshot is the tree as it was held, not as it is now.
+    for (const { m, applied, digest } of held) {
+      expect(m.lastSnapshot).toMatchObject({ index: applied });
+      const saved = restoreFromChunksSync([sim.storages.get(m.id)!.snapshots.latestData()]);
+      expect(saved.digest()).toBe(digest);
+    }
+  });
+
   it('elects a leader, opens sessions through any member and applies writes everywhere alike', async () => {
     const sim = new SimEnsemble([1, 2, 3]);
     await sim.run(100, () => sim.leader() !== undefined);
