@@ -219,6 +219,88 @@ describe('a 3-member ensemble', () => {
     await ensemble.waitForConvergence();
   });
 
+  it('SIGTERM of the leader: it hands over and exits 0, nothing acknowledged is lost, its clients move with their sessions', async () => {
+    const leader = await ensemble.waitForLeader();
+    const others = ensemble.slots.map((s) => s.id).filter((id) => id !== leader);
+    // Members tried in the written order (a random source that never shuffles): the leader first.
+    const cs = [leader, ...others].map((id) => `127.0.0.1:${ensemble.slot(id).clientPort}`).join(',');
+    const c = await connect(cs, { sessionTimeoutMs: 10_000, random: () => 0.999_999 });
+    expect(c.memberId).toBe(leader);
+    const observer = await connectTo(ensemble, others);
+    const states: string[] = [];
+    c.on('state', (state) => states.push(state));
+    try {
+      await c.create('/term', null);
+      await c.create('/term/mine', null, { mode: 'EPHEMERAL' });
+      const acknowledged: string[] = [];
+      let running = true;
+      const writer = (async () => {
+        for (let i = 0; running; i++) {
+          // A write refused in the hand-over window is retried; only acknowledged ones are counted.
+          await c.create(`/term/n${i}`, null).then(
+            (p) => acknowledged.push(p),
+            () => new Promise((r) => setTimeout(r, 20)),
+          );
+        }
+      })();
+      await waitFor('writes before the SIGTERM', () => (acknowledged.length >= 20 ? true : undefined));
+      expect(await ensemble.terminate(leader)).toBe(0);
+      const atTerm = acknowledged.length;
+      await waitFor('writes after the SIGTERM', () => (acknowledged.length >= atTerm + 20 ? true : undefined), 20_000);
+      running = false;
+      await writer;
+      expect(await ensemble.waitForLeader()).not.toBe(leader);
+      const { children } = await observer.getChildren('/term');
+      for (const path of acknowledged) expect(children).toContain(path.slice('/term/'.length));
+      expect(children).toContain('mine');
+      expect(states).toEqual(['suspended', 'reconnected']);
+    } finally {
+      await c.close();
+      await observer.close();
+      // The suites after this one need all three members.
+      if (ensemble.slot(leader).process === null) await ensemble.restart(leader);
+    }
+    await ensemble.waitForConvergence();
+  });
+
+  it('a request flood from one connection meets back-pressure; the member stays up and serves another client meanwhile', async () => {
+    const id = ensemble.slots[0]!.id;
+    const flood = await rawSession(ensemble.slot(id).clientPort, 10_000);
+    const other = await connectTo(ensemble, [id]);
+    try {
+      await other.create('/flood', null);
+      const FLOOD = 20_000;
+      // Sent without reading a single answer: the member must bound what it holds for this connection.
+      for (let i = 1; i <= FLOOD; i++) flood.request(i, 'create', createArgs(`/flood/n${i}`, 'PERSISTENT'), i);
+      // Meanwhile another session on the same member is served.
+      await other.setData('/flood', text('still here'));
+      expect(str((await other.getData('/flood')).data)).toBe('still here');
+      // Every flooded request is answered, in order, once the client reads.
+      let answered = 0;
+      while (answered < FLOOD) {
+        const f = await flood.next().catch((e: Error) => {
+          throw new Error(`after ${answered} answers (socket state ${flood.socket.readyState}): ${e.message}`);
+        });
+        if (f.kind !== 'response')
+          throw new Error(
+            `unexpected ${JSON.stringify(f)} after ${answered} answers\n${ensemble
+              .logs(id)
+              .split('\n')
+              .filter((l) => l.includes('fault'))
+              .join('\n')}`,
+          );
+        answered++;
+        expect(f.frame.xid).toBe(answered);
+        expect(f.frame.err).toBe(0);
+      }
+      expect((await other.getChildren('/flood', { limit: 1 })).stat.numChildren).toBe(FLOOD);
+    } finally {
+      flood.terminate();
+      await other.close();
+    }
+    expect((await ensemble.status(id)).role).not.toBe('');
+  }, 90_000);
+
   it('answers bad input with errors and keeps serving', async () => {
     const port = ensemble.slot(2).clientPort;
     // A protocol version the member does not speak: a clear refusal, then the close.

@@ -214,6 +214,14 @@ export class Member implements ClientService {
   private wasLeader = false;
   private knownLeader: NodeId | null = null;
   private stopped = false;
+  private processing = false;
+  private processAgain = false;
+  /**
+   * Between node.ready() and node.advance() Raft takes no input. A proposal or read made then —
+   * by a request that an answer let in, from inside an apply — waits here until the advance.
+   */
+  private inReady = false;
+  private readonly afterAdvance: (() => void)[] = [];
   /** A snapshot is being serialised or saved; no second one starts meanwhile. */
   private snapshotting = false;
   /**
@@ -347,10 +355,31 @@ export class Member implements ClientService {
 
   // ------------------------------------------------------------------ the turn loop
 
-  /** Drains every Ready (raw-node.ts host loop). */
+  /**
+   * Drains every Ready (raw-node.ts host loop). Re-entrant calls only ask for another round:
+   * applying an entry answers a client, the answer can let its connection's held requests in
+   * (back-pressure easing), and their proposals must not start a Ready inside this one.
+   */
   process(): void {
+    if (this.processing) {
+      this.processAgain = true;
+      return;
+    }
+    this.processing = true;
+    try {
+      do {
+        this.processAgain = false;
+        this.processRound();
+      } while (this.processAgain && !this.stopped);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private processRound(): void {
     while (!this.stopped && this.node.hasReady()) {
       const rd = this.node.ready();
+      this.inReady = true;
       const byPeer = new Map<NodeId, PeerEnvelope[]>();
       for (const m of rd.messages) {
         let list = byPeer.get(m.to);
@@ -370,6 +399,8 @@ export class Member implements ClientService {
         if (read !== undefined) read.index = rs.index;
       }
       this.node.advance(rd);
+      this.inReady = false;
+      for (const input of this.afterAdvance.splice(0)) input();
       if (rd.softState !== null) this.onSoftState();
     }
     this.serveReads();
@@ -535,14 +566,18 @@ export class Member implements ClientService {
   }
 
   /** Leader only: time-stamps and appends. Returns false when this member cannot propose now. */
-  private proposeStamped(txn: Omit<StampedTxn, 'timeMs'>): boolean {
-    if (!this.isLeader) return false;
-    const result = this.node.propose(encodeLogEntry({ ...txn, timeMs: this.host.wallMs() }));
-    if (!result.ok) {
-      this.counters.proposalsRejected++;
-      return false;
-    }
-    return true;
+  private proposeStamped(txn: Omit<StampedTxn, 'timeMs'>): void {
+    this.toNode(() => {
+      if (!this.isLeader) return;
+      const result = this.node.propose(encodeLogEntry({ ...txn, timeMs: this.host.wallMs() }));
+      if (!result.ok) this.counters.proposalsRejected++;
+    });
+  }
+
+  /** Gives Raft an input now, or right after the Ready being processed is advanced. */
+  private toNode(input: () => void): void {
+    if (this.inReady) this.afterAdvance.push(input);
+    else input();
   }
 
   /** Sends a client write on its way: proposed here when leading, else forwarded. */
@@ -566,7 +601,7 @@ export class Member implements ClientService {
       if (read.index !== null) continue;
       if (all || this.ticks - read.askedAtTick >= patience) {
         read.askedAtTick = this.ticks;
-        this.node.readIndex(new TextEncoder().encode(key));
+        this.toNode(() => this.node.readIndex(new TextEncoder().encode(key)));
       }
     }
   }
@@ -916,7 +951,7 @@ export class Member implements ClientService {
   private readAfterIndex(conn: Conn, ticket: number, run: () => ServerFrame[]): void {
     const key = `r${++this.readSeq}`;
     this.pendingReads.set(key, { connId: conn.link.id, ticket, index: null, askedAtTick: this.ticks, run });
-    this.node.readIndex(new TextEncoder().encode(key));
+    this.toNode(() => this.node.readIndex(new TextEncoder().encode(key)));
   }
 
   private serveReads(): void {

@@ -19,8 +19,12 @@ class FakeLink implements ClientLink {
     readonly id: number,
     readonly remoteAddress = '127.0.0.1',
   ) {}
+  /** Runs after each frame is recorded, synchronously, as the listener's back-pressure drain does. */
+  onSend: ((frame: ServerFrame) => void) | null = null;
   send(frame: ServerFrame): void {
-    if (this.closed === null) this.frames.push(frame);
+    if (this.closed !== null) return;
+    this.frames.push(frame);
+    this.onSend?.(frame);
   }
   close(reason: string): void {
     this.closed = reason;
@@ -189,6 +193,26 @@ async function openSession(sim: SimEnsemble, member: Member, timeoutMs = 4_000):
 }
 
 describe('the member core in a simulated 3-member ensemble', () => {
+  it('a request let in by an answer, inside the apply that made it, is proposed without re-entering the Raft loop', async () => {
+    // The client listener hands a held request to the member as soon as an answer brings the
+    // connection under its outstanding limit — synchronously, from inside the apply that answered.
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { link } = await openSession(sim, leader);
+    const held = Array.from({ length: 10 }, (_, i) => createReq(i + 2, i + 2, `/held${i}`));
+    link.onSend = (frame) => {
+      const next = 'xid' in frame && frame.xid > 0 ? held.shift() : undefined;
+      if (next !== undefined) leader.onRequest(link, next);
+    };
+    leader.onRequest(link, createReq(1, 1, '/first'));
+    await sim.run(50, () => link.responses().length === 11);
+    expect(link.responses().map((r) => [r.xid, r.err, (r as { message?: string }).message])).toEqual(
+      Array.from({ length: 11 }, (_, i) => [i + 1, 0, undefined]),
+    );
+    expect(link.closed).toBeNull();
+  });
+
   it('serialises a snapshot over several turns while Raft goes on; what commits meanwhile is applied after, in order', async () => {
     // One chunk per turn; 4 KiB nodes, so the tree at the snapshot spans several 1 MiB chunks.
     const sim = new SimEnsemble([1, 2, 3], { snapshotEveryEntries: 700, snapshotSliceMs: 0, compactKeepEntries: 100, yieldTurns: true });
