@@ -10,3 +10,6 @@ export {
   type MemberRuntimeOptions,
   type MemberStatus,
 } from './io/member-runtime.js';
+export { MemberServerError, startMemberServer, type MemberServer, type MemberServerOptions } from './io/member-server.js';
+export type { MemberAddress } from './cli/config.js';
+export { createRootLogger, type Logger } from './io/logger.js';

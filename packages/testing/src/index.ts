@@ -5,6 +5,8 @@
  */
 export { Ensemble, freePorts, waitFor } from './ensemble.js';
 export type { EnsembleOptions, MemberSlot, StatusView } from './ensemble.js';
+export { InProcessEnsemble } from './in-process-ensemble.js';
+export type { InProcessEnsembleOptions, InProcessMemberSlot } from './in-process-ensemble.js';
 export { connectFaulty } from './client-faults.js';
 export type { FaultyClient } from './client-faults.js';
 export * from './proxy/index.js';

@@ -6,9 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, loadConfig, type MemberConfig } from './config.js';
 import { ENSEMBLE_DEFAULTS, runEnsemble } from './ensemble.js';
 import { createRootLogger, type Logger } from '../io/logger.js';
-import { startMember, type MemberRuntime } from '../io/member-runtime.js';
-import { startClientListener, type ClientListener } from '../io/client-listener.js';
-import { startAdminHttp, type AdminHttp } from '../io/admin-http.js';
+import { MemberServerError, startMemberServer, type MemberServer } from '../io/member-server.js';
 
 /**
  * The `arbor` command. Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or config.
@@ -53,81 +51,31 @@ async function runServer(args: readonly string[]): Promise<number> {
   delete flags['config'];
   const config: MemberConfig = loadConfig({ ...(file === undefined ? {} : { file }), env: process.env, flags });
   const logger = createRootLogger({ memberId: config.id, level: config.logLevel });
-  const self = config.members.find((m) => m.id === config.id);
-  if (self === undefined) throw new ConfigError(`id ${config.id} is not one of the members`);
-  let runtime: MemberRuntime;
+  if (!config.members.some((m) => m.id === config.id)) throw new ConfigError(`id ${config.id} is not one of the members`);
+  let server: MemberServer;
   try {
-    runtime = await startMember({
-      id: config.id,
-      clusterId: config.members.map((m) => `${m.id}@${m.host}:${m.peerPort}`).join(','),
-      dataDir: resolve(config.dataDir),
-      members: config.members,
-      tickMs: config.tickMs,
-      electionTicks: config.electionTicks,
-      heartbeatTicks: config.heartbeatTicks,
-      sessionTimeoutMinMs: config.sessionTimeoutMinMs,
-      sessionTimeoutMaxMs: config.sessionTimeoutMaxMs,
-      snapshotEveryEntries: config.snapshotEveryEntries,
-      changeWindowEntries: config.changeWindowEntries,
-      limits: config.limits,
-      logger,
-      ...(config.peerRoutes === undefined ? {} : { peerRoutes: config.peerRoutes }),
-    });
+    server = await startMemberServer(config, logger);
   } catch (err) {
-    logger.fatal({ err: (err as Error).message }, 'member failed to start');
-    process.stderr.write(`arbor: member ${config.id} failed to start: ${(err as Error).message}\n`);
+    const listening = err instanceof MemberServerError && err.stage === 'listen';
+    process.stderr.write(`arbor: member ${config.id} ${listening ? 'cannot listen' : 'failed to start'}: ${(err as Error).message}\n`);
     return 1;
   }
-  let listener: ClientListener | undefined;
-  let admin: AdminHttp | undefined;
-  try {
-    listener = await startClientListener({
-      service: runtime.clientService,
-      host: self.host,
-      port: self.clientPort,
-      limits: config.limits,
-      connectionsMax: config.connectionsMax,
-      currentZxid: () => Number(runtime.status().lastZxid) || 0,
-      logger: logger.child({ component: 'client-listener' }),
-    });
-    if (self.adminPort > 0) {
-      admin = await startAdminHttp({
-        source: runtime,
-        host: self.host,
-        port: self.adminPort,
-        logger: logger.child({ component: 'admin' }),
-      });
-    }
-  } catch (err) {
-    process.stderr.write(`arbor: member ${config.id} cannot listen: ${(err as Error).message}\n`);
-    await listener?.close();
-    await runtime.stop();
-    return 1;
-  }
-  logger.info({ clientPort: listener.port, adminPort: admin?.port ?? 0 }, 'member serving');
   return await new Promise<number>((done) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping');
-      void shutdown(runtime, listener, admin, logger).then(done);
+      void shutdown(server, logger).then(done);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
 }
 
-async function shutdown(
-  runtime: MemberRuntime,
-  listener: ClientListener | undefined,
-  admin: AdminHttp | undefined,
-  logger: Logger,
-): Promise<number> {
+async function shutdown(server: MemberServer, logger: Logger): Promise<number> {
   try {
-    await runtime.transferLeadershipAndStop();
-    await listener?.close('member shutting down');
-    await admin?.close();
+    await server.stop();
     return 0;
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'unclean stop');
