@@ -1,43 +1,13 @@
 // Ensemble benchmark (issue 5): a real 3-member ensemble of `arbor server` processes on loopback,
-// the SDK as the client. create, setData and getData throughput and latency at 1, 64 and 512
-// outstanding requests; then milliseconds from kill -9 of the leader to the first successful
-// write. Bounded: a fixed number of operations per cell.
+// one SDK session through a follower: create, setData and getData throughput and latency at 1,
+// 64 and 512 outstanding requests; then milliseconds from kill -9 of the leader to the first
+// successful write. Bounded: a fixed number of operations per cell. workloads.ts runs the
+// fuller set of issue 8, from 8 sessions, and the ZooKeeper comparison.
 import { connect, type ArborClient } from '@arbor/client';
 import { Ensemble } from '@arbor/testing';
+import { runCell } from './workload/stats.js';
 
 const OPS_PER_CELL = Number(process.env['ARBOR_BENCH_OPS'] ?? 4_000);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-}
-
-async function cell(
-  name: string,
-  outstanding: number,
-  op: (i: number) => Promise<unknown>,
-): Promise<{ op: string; outstanding: number; opsPerSec: number; p50Ms: number; p99Ms: number }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const start = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < OPS_PER_CELL) {
-      const i = next++;
-      const t0 = performance.now();
-      await op(i);
-      latencies.push(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: outstanding }, () => worker()));
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    op: name,
-    outstanding,
-    opsPerSec: Math.round(OPS_PER_CELL / elapsed),
-    p50Ms: +percentile(latencies, 0.5).toFixed(2),
-    p99Ms: +percentile(latencies, 0.99).toFixed(2),
-  };
-}
 
 async function main(): Promise<void> {
   const ensemble = await Ensemble.start({ members: 3, logLevel: 'warn' });
@@ -52,9 +22,14 @@ async function main(): Promise<void> {
     for (const outstanding of [1, 64, 512]) {
       const base = `/bench-${outstanding}`;
       await client.create(base, null);
-      rows.push(await cell('create', outstanding, (i) => client.create(`${base}/n${i}`, payload)));
-      rows.push(await cell('setData', outstanding, (i) => client.setData(`${base}/n${i}`, payload)));
-      rows.push(await cell('getData', outstanding, (i) => client.getData(`${base}/n${i}`)));
+      const cell = async (op: string, run: (i: number) => Promise<unknown>) => ({
+        op,
+        outstanding,
+        ...(await runCell([client], outstanding, OPS_PER_CELL, (_, i) => run(i))),
+      });
+      rows.push(await cell('create', (i) => client.create(`${base}/n${i}`, payload)));
+      rows.push(await cell('setData', (i) => client.setData(`${base}/n${i}`, payload)));
+      rows.push(await cell('getData', (i) => client.getData(`${base}/n${i}`)));
     }
     await client.close();
     // Failover: a client of the two survivors writes until a write succeeds after the kill.
