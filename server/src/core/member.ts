@@ -136,6 +136,18 @@ const PINGS_WAITING_MAX = 10_000;
  */
 export const SNAPSHOT_SLICE_MS = 10;
 
+/**
+ * Entries between snapshots: the configured count, or as many as the last snapshot held znodes
+ * when that is more. A snapshot writes the whole tree, so this keeps its cost at about one znode
+ * per applied entry, and a growing tree gets snapshots at geometrically growing intervals: a tree
+ * of 1M znodes is snapshotted every 1M entries, not every 50,000 (twenty times the work, each
+ * time holding the tree still for seconds). Replaying the log at start-up costs about as much as
+ * loading the snapshot, so restarts stay proportionate too.
+ */
+export function snapshotInterval(everyEntries: number, znodes: number): number {
+  return Math.max(everyEntries, znodes);
+}
+
 const NOOP_LOGGER: MemberLogger = { info() {}, warn() {}, debug() {} };
 
 /** A client connection after its handshake, bound to a session. */
@@ -232,6 +244,8 @@ export class Member implements ClientService {
   private serialising: { chunks: Generator<Uint8Array, void, undefined>; abandon: () => void } | null = null;
   private readonly applyBacklog: Entry[] = [];
   private lastSnapshotIndex: number;
+  /** Znodes in the last snapshot taken (or restored): the next one waits at least that many entries. */
+  private lastSnapshotZnodes: number;
   /** The last snapshot this member saved, for /status: serialising runs on the event loop, saving does not. */
   lastSnapshot: SnapshotReport | null = null;
   private readonly logger: MemberLogger;
@@ -246,6 +260,7 @@ export class Member implements ClientService {
     this.tree = options.tree;
     this.appliedIndex = options.appliedIndex;
     this.lastSnapshotIndex = options.appliedIndex;
+    this.lastSnapshotZnodes = options.tree.nodeCount;
     this.watches = new WatchRegistry({ watchesPerConnectionMax: this.limits.watchesPerConnectionMax });
     this.window = new ChangeWindow({ startZxid: options.appliedIndex, changesMax: options.changeWindowEntries ?? 100_000 });
     this.node = new RawNode({
@@ -432,6 +447,7 @@ export class Member implements ClientService {
     this.tree = this.host.installSnapshot(meta);
     this.appliedIndex = meta.index;
     this.lastSnapshotIndex = meta.index;
+    this.lastSnapshotZnodes = this.tree.nodeCount;
     // Changes between the old state and the snapshot were never seen here: a reconnecting
     // client's persistent watches get watchResync instead of a partial replay.
     this.window.reset(meta.index);
@@ -441,10 +457,12 @@ export class Member implements ClientService {
   /** Host-driven snapshots (raw-node.ts): save the tree at the applied index, then compact behind it. */
   private maybeSnapshot(): void {
     const every = this.options.snapshotEveryEntries ?? 0;
-    if (every === 0 || this.snapshotting || this.appliedIndex - this.lastSnapshotIndex < every) return;
+    if (every === 0 || this.snapshotting || this.appliedIndex - this.lastSnapshotIndex < snapshotInterval(every, this.lastSnapshotZnodes))
+      return;
     const meta = this.node.snapshotMetaAt(this.appliedIndex);
     const startedMs = this.host.nowMs();
     const znodes = this.tree.nodeCount;
+    this.lastSnapshotZnodes = znodes;
     const taken: Uint8Array[] = [];
     const chunks = snapshotChunks(this.tree);
     this.snapshotting = true;

@@ -7,7 +7,7 @@ import { CreateMode, ErrorCode, PROTOCOL_VERSION, type DecodedRequest, type Serv
 import { SeededRandom, bootstrapEntries, createMemoryStorage, type MemoryStorage, type NodeId } from '@arbor/raft';
 import { ZnodeTree, restoreFromChunksSync } from '@arbor/tree';
 import type { ClientLink } from '../../src/core/client-port.js';
-import { Member, type MemberOptions, type PeerEnvelope } from '../../src/core/member.js';
+import { Member, snapshotInterval, type MemberOptions, type PeerEnvelope } from '../../src/core/member.js';
 
 const TICK_MS = 50;
 const OPEN = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
@@ -42,6 +42,8 @@ class SimEnsemble {
   nowMs = 0;
   /** Turns the members handed to host.yieldTurn (with `yieldTurns`), run only by runDeferredTurns. */
   readonly deferredTurns: (() => void)[] = [];
+  /** Snapshots each member saved. */
+  readonly snapshotsSaved = new Map<NodeId, number>();
   private nextLink = 1;
 
   constructor(
@@ -84,6 +86,7 @@ class SimEnsemble {
         },
         installSnapshot: () => restoreFromChunksSync([storage.snapshots.latestData()]),
         saveSnapshot: (meta, chunks) => {
+          this.snapshotsSaved.set(id, (this.snapshotsSaved.get(id) ?? 0) + 1);
           storage.snapshots.save(meta, concat(chunks));
           return Promise.resolve();
         },
@@ -211,6 +214,26 @@ describe('the member core in a simulated 3-member ensemble', () => {
       Array.from({ length: 11 }, (_, i) => [i + 1, 0, undefined]),
     );
     expect(link.closed).toBeNull();
+  });
+
+  it('snapshots less often as the tree grows: the interval is the configured count or the znode count, whichever is more', async () => {
+    expect(snapshotInterval(50_000, 1_000)).toBe(50_000);
+    expect(snapshotInterval(50_000, 1_000_000)).toBe(1_000_000);
+    const sim = new SimEnsemble([1, 2, 3], { snapshotEveryEntries: 50, compactKeepEntries: 10 });
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { link } = await openSession(sim, leader);
+    for (let i = 1; i <= 800; i++) {
+      leader.onRequest(link, createReq(i, i, `/n${i}`));
+      if (i % 50 === 0) await sim.settle();
+    }
+    await sim.run(50, () => link.responses().length === 800);
+    // Every 50 entries would be 16 snapshots; growing with the tree (50, ~100, ~200, ~400, ~800) about 5.
+    for (const id of sim.ids) {
+      expect(sim.snapshotsSaved.get(id)).toBeGreaterThanOrEqual(4);
+      expect(sim.snapshotsSaved.get(id)).toBeLessThanOrEqual(6);
+    }
+    expect(leader.lastSnapshot?.znodes).toBeGreaterThanOrEqual(400);
   });
 
   it('serialises a snapshot over several turns while Raft goes on; what commits meanwhile is applied after, in order', async () => {
