@@ -669,9 +669,14 @@ export class Member implements ClientService {
     }
     this.handshakes.delete(connId);
     const session = this.tree.getSession(request.sessionId);
-    if (session === undefined) return refuse(link, ErrorCode.SESSIONEXPIRED, `session 0x${request.sessionId.toString(16)} has expired`);
+    // A wrong password gets the same answer as a session that is gone (protocol §3, as
+    // ZooKeeper does): whoever guesses session ids learns nothing about which ones are live.
+    // The log tells the operator which it was.
+    const unresumable = `session 0x${request.sessionId.toString(16)} cannot be resumed: it expired, was closed, or the password is wrong`;
+    if (session === undefined) return refuse(link, ErrorCode.SESSIONEXPIRED, unresumable);
     if (request.password === null || !sameBytes(request.password, session.password)) {
-      return refuse(link, ErrorCode.AUTHFAILED, `wrong password for session 0x${request.sessionId.toString(16)}`);
+      this.logger.warn({ sessionId: request.sessionId, from: link.remoteAddress }, 'resume refused: wrong session password');
+      return refuse(link, ErrorCode.SESSIONEXPIRED, unresumable);
     }
     for (const other of [...this.conns.values()]) {
       if (other.sessionId === request.sessionId) this.dropConnection(other, 'session moved to another connection');

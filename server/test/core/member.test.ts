@@ -375,7 +375,8 @@ describe('the member core in a simulated 3-member ensemble', () => {
       auth: [],
     });
     await sim.run(5, () => bad.frames.length > 0);
-    expect(bad.frames[0]).toMatchObject({ err: ErrorCode.AUTHFAILED });
+    // The same answer as for a session that does not exist: nothing tells a guesser it is live.
+    expect(bad.frames[0]).toMatchObject({ err: ErrorCode.SESSIONEXPIRED });
     const gone = sim.link();
     leader.onConnect(gone, {
       protocolVersion: PROTOCOL_VERSION,
@@ -388,6 +389,9 @@ describe('the member core in a simulated 3-member ensemble', () => {
     });
     await sim.run(5, () => gone.frames.length > 0);
     expect(gone.frames[0]).toMatchObject({ err: ErrorCode.SESSIONEXPIRED });
+    expect((gone.frames[0] as { message?: string }).message?.replace('0x3039', 'ID')).toBe(
+      (bad.frames[0] as { message?: string }).message?.replace(`0x${sessionId.toString(16)}`, 'ID'),
+    );
     expect(gone.closed).not.toBeNull();
   });
 });
