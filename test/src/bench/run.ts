@@ -7,12 +7,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const passThrough = process.argv.slice(2).filter((a) => a.startsWith('-'));
-const scripts = readdirSync(here)
+const available = readdirSync(here)
   .filter((f) => f.endsWith('.js') && f !== 'run.js' && !f.startsWith('_'))
-  .filter((f) => wanted.length === 0 || wanted.includes(f.replace(/\.js$/, '')))
+  .map((f) => f.replace(/\.js$/, ''))
   .sort();
+// Arguments that name a script choose it; every other one (flags and their values, such as
+// `--compare zookeeper`) goes to each script run.
+const args = process.argv.slice(2);
+const wanted = args.filter((a) => available.includes(a));
+const passThrough = args.filter((a) => !available.includes(a));
+const scripts = available.filter((name) => wanted.length === 0 || wanted.includes(name)).map((name) => `${name}.js`);
 let failures = 0;
 for (const script of scripts) {
   console.log(`\n=== bench: ${script.replace(/\.js$/, '')} ===`);
