@@ -93,6 +93,44 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
+/** A member's /status over its admin port. */
+export async function fetchStatus(id: number, adminPort: number): Promise<StatusView> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/status`, { signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) throw new Error(`member ${id} /status answered ${res.status}`);
+  return (await res.json()) as StatusView;
+}
+
+/** Until the members whose statuses `status` reads agree on one leader that is among them and leading: its id. */
+export function waitForAgreedLeader(status: () => Promise<StatusView[]>, timeoutMs: number): Promise<number> {
+  return waitFor(
+    'a leader every running member agrees on',
+    async () => {
+      const statuses = await status();
+      const leader = statuses[0]?.leaderId ?? 0;
+      if (leader === 0 || !statuses.every((st) => st.leaderId === leader)) return undefined;
+      return statuses.find((st) => st.id === leader)?.role === 'leader' ? leader : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Until every member has applied all it committed, at the same index with the same digest: that digest. */
+export function waitForSameState(status: () => Promise<StatusView[]>, timeoutMs: number): Promise<string> {
+  return waitFor(
+    'every running member applying the same state',
+    async () => {
+      const statuses = await status();
+      const first = statuses[0];
+      if (first === undefined) return undefined;
+      const same = statuses.every(
+        (st) => st.appliedIndex === first.appliedIndex && st.digest === first.digest && st.commitIndex === st.appliedIndex,
+      );
+      return same ? first.digest : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 export class Ensemble {
   readonly slots: MemberSlot[];
   /** Present when started with `peerMesh`: the proxies between members. */
@@ -163,10 +201,8 @@ export class Ensemble {
     slot.process = child;
   }
 
-  async status(id: number): Promise<StatusView> {
-    const res = await fetch(`http://127.0.0.1:${this.slot(id).adminPort}/status`, { signal: AbortSignal.timeout(2_000) });
-    if (!res.ok) throw new Error(`member ${id} /status answered ${res.status}`);
-    return (await res.json()) as StatusView;
+  status(id: number): Promise<StatusView> {
+    return fetchStatus(id, this.slot(id).adminPort);
   }
 
   /** Running and not paused: the members that can answer. */
@@ -179,35 +215,13 @@ export class Ensemble {
   }
 
   /** Waits until every running member agrees on one leader, which is running; returns its id. */
-  async waitForLeader(timeoutMs = 20_000): Promise<number> {
-    return waitFor(
-      'a leader every running member agrees on',
-      async () => {
-        const statuses = await Promise.all(this.responsive().map((s) => this.status(s.id)));
-        const leader = statuses[0]?.leaderId ?? 0;
-        if (leader === 0 || !statuses.every((st) => st.leaderId === leader)) return undefined;
-        const leaderStatus = statuses.find((st) => st.id === leader);
-        return leaderStatus?.role === 'leader' ? leader : undefined;
-      },
-      timeoutMs,
-    );
+  waitForLeader(timeoutMs = 20_000): Promise<number> {
+    return waitForAgreedLeader(() => Promise.all(this.responsive().map((s) => this.status(s.id))), timeoutMs);
   }
 
   /** Waits until every running member has applied the same index and has the same digest; returns the digest. */
-  async waitForConvergence(timeoutMs = 20_000): Promise<string> {
-    return waitFor(
-      'every running member applying the same state',
-      async () => {
-        const statuses = await Promise.all(this.responsive().map((s) => this.status(s.id)));
-        const first = statuses[0];
-        if (first === undefined) return undefined;
-        const same = statuses.every(
-          (st) => st.appliedIndex === first.appliedIndex && st.digest === first.digest && st.commitIndex === st.appliedIndex,
-        );
-        return same ? first.digest : undefined;
-      },
-      timeoutMs,
-    );
+  waitForConvergence(timeoutMs = 20_000): Promise<string> {
+    return waitForSameState(() => Promise.all(this.responsive().map((s) => this.status(s.id))), timeoutMs);
   }
 
   /** kill -9: no chance to flush or hand anything over. */

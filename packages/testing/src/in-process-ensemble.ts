@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRootLogger, startMemberServer, type Logger, type MemberAddress, type MemberServer } from '@arbor/server';
-import { freePorts, waitFor, type StatusView } from './ensemble.js';
+import { fetchStatus, freePorts, waitForAgreedLeader, waitForSameState, type StatusView } from './ensemble.js';
 
 /**
  * The compiled storage worker of @arbor/server. A worker thread cannot load TypeScript, so a
@@ -105,10 +105,8 @@ export class InProcessEnsemble {
   }
 
   /** /status over the member's admin port, as a client of the ensemble would read it. */
-  async status(id: number): Promise<StatusView> {
-    const res = await fetch(`http://127.0.0.1:${this.slot(id).adminPort}/status`, { signal: AbortSignal.timeout(2_000) });
-    if (!res.ok) throw new Error(`member ${id} /status answered ${res.status}`);
-    return (await res.json()) as StatusView;
+  status(id: number): Promise<StatusView> {
+    return fetchStatus(id, this.slot(id).adminPort);
   }
 
   running(): InProcessMemberSlot[] {
@@ -121,34 +119,13 @@ export class InProcessEnsemble {
   }
 
   /** Waits until every running member agrees on one leader, which is running; returns its id. */
-  async waitForLeader(timeoutMs = 20_000): Promise<number> {
-    return waitFor(
-      'a leader every running member agrees on',
-      async () => {
-        const statuses = await Promise.all(this.running().map((s) => this.status(s.id)));
-        const leader = statuses[0]?.leaderId ?? 0;
-        if (leader === 0 || !statuses.every((st) => st.leaderId === leader)) return undefined;
-        return statuses.find((st) => st.id === leader)?.role === 'leader' ? leader : undefined;
-      },
-      timeoutMs,
-    );
+  waitForLeader(timeoutMs = 20_000): Promise<number> {
+    return waitForAgreedLeader(() => Promise.all(this.running().map((s) => this.status(s.id))), timeoutMs);
   }
 
   /** Waits until every running member has applied the same index and has the same digest; returns the digest. */
-  async waitForConvergence(timeoutMs = 20_000): Promise<string> {
-    return waitFor(
-      'every running member applying the same state',
-      async () => {
-        const statuses = await Promise.all(this.running().map((s) => this.status(s.id)));
-        const first = statuses[0];
-        if (first === undefined) return undefined;
-        const same = statuses.every(
-          (st) => st.appliedIndex === first.appliedIndex && st.digest === first.digest && st.commitIndex === st.appliedIndex,
-        );
-        return same ? first.digest : undefined;
-      },
-      timeoutMs,
-    );
+  waitForConvergence(timeoutMs = 20_000): Promise<string> {
+    return waitForSameState(() => Promise.all(this.running().map((s) => this.status(s.id))), timeoutMs);
   }
 
   /** The in-process kill -9 (MemberServer.crash): no hand-over, every socket and the storage closed at once. */

@@ -17,7 +17,8 @@ import { writeFileSync } from 'node:fs';
 import { startArbor } from './workload/arbor-system.js';
 import type { BenchSession, BenchSystem } from './workload/system.js';
 import { lockCycles } from './workload/lock.js';
-import { percentiles, runCell, seeded, type Cell } from './workload/stats.js';
+import { percentiles, runCell, type Cell } from './workload/stats.js';
+import { Rng } from '../faults/random.js';
 
 interface Options {
   compare: boolean;
@@ -61,16 +62,11 @@ const SESSIONS = 8;
 const OUTSTANDING = [1, 64, 512] as const;
 const PAYLOAD = new Uint8Array(100).fill(7);
 
-export interface Row {
+/** One line of the report: a cell and what it ran. */
+export interface Row extends Cell {
   system: string;
   workload: string;
   outstanding: number | string;
-  ops: number;
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  errors: number;
 }
 
 /** Creates `paths` (not timed), 256 at a time. */
@@ -124,8 +120,8 @@ const THROUGHPUT: Record<string, { title: string; run: (sessions: BenchSession[]
             PAYLOAD,
           ),
         (base, outstanding) => {
-          const random = seeded(outstanding);
-          const choices = Array.from({ length: ops }, () => [random(), random()] as const);
+          const rng = new Rng(outstanding);
+          const choices = Array.from({ length: ops }, () => [rng.next(), rng.next()] as const);
           // Deletes take nodes this cell created (and whose create was answered), so none fails for want of a node.
           const created: string[] = [];
           return runCell(sessions, outstanding, ops, async (s, i) => {
@@ -161,8 +157,8 @@ const THROUGHPUT: Record<string, { title: string; run: (sessions: BenchSession[]
           );
         },
         (base, outstanding) => {
-          const random = seeded(1_000 + outstanding);
-          const choices = Array.from({ length: ops }, () => [random(), random()] as const);
+          const rng = new Rng(1_000 + outstanding);
+          const choices = Array.from({ length: ops }, () => [rng.next(), rng.next()] as const);
           return runCell(sessions, outstanding, ops, (s, i) => {
             const [kind, key] = choices[i] as readonly [number, number];
             const k = Math.floor(key * KEYS);
@@ -176,7 +172,7 @@ const THROUGHPUT: Record<string, { title: string; run: (sessions: BenchSession[]
 };
 
 /** From a setData on one member to the watch notification on a session of another. */
-async function watchLatency(system: BenchSystem, rounds: number): Promise<Omit<Row, 'system' | 'workload' | 'outstanding'>> {
+async function watchLatency(system: BenchSystem, rounds: number): Promise<Cell> {
   const watcher = await system.session(0);
   const writer = await system.session(1);
   try {

@@ -1,23 +1,11 @@
-// Shared by the benchmarks: running a cell of operations at a fixed concurrency, latency
-// percentiles, and a seeded random source.
+// Shared by the benchmarks: running a cell of operations at a fixed concurrency, and latency
+// percentiles.
 
 /** Latency percentiles of a sample, in ms, rounded to 10 µs. */
 export function percentiles(samples: Float64Array | number[]): { p50Ms: number; p99Ms: number; p999Ms: number } {
   const sorted = Float64Array.from(samples).sort();
   const at = (p: number): number => +(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0).toFixed(2);
   return { p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999) };
-}
-
-/** mulberry32: the same key choices for every system under test. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What one cell of a benchmark measured. */
