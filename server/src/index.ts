@@ -1,6 +1,6 @@
 // @arbor/server — the ensemble member.
 export type { ClientLink, ClientService, ConnectionId } from './core/client-port.js';
-export { Member, type MemberHost, type MemberOptions, type PeerEnvelope } from './core/member.js';
+export { Member, type MemberHost, type MemberOptions, type PeerEnvelope, type SnapshotReport } from './core/member.js';
 export { decodeLogEntry, encodeLogEntry, LogEntryError, LOG_ENTRY_VERSION, type StampedTxn } from './core/log-entry.js';
 export {
   startMember,

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import type { SnapshotReport } from '@arbor/server';
 import { createPeerMesh, type PeerMesh } from './proxy/index.js';
 
 /** The built `arbor` command of @arbor/server, which each member process runs. */
@@ -38,7 +39,7 @@ export interface StatusView {
   znodes: number;
   digest: string;
   /** The last snapshot the member saved since it started, or null. */
-  lastSnapshot: { index: number; znodes: number; bytes: number; serializeMs: number; saveMs: number } | null;
+  lastSnapshot: SnapshotReport | null;
 }
 
 export interface EnsembleOptions {

@@ -2,6 +2,7 @@
 // the same concurrency and the same recipe code, run against Arbor and against ZooKeeper.
 // Implementations: arbor-system.ts (the SDK on a real ensemble) and zookeeper-system.ts (a
 // minimal jute client on a ZooKeeper ensemble of the Debian package).
+import type { SnapshotReport } from '@arbor/server';
 
 /** One client session on one member. Calls may be pipelined: many can be outstanding at once. */
 export interface BenchSession {
@@ -38,16 +39,8 @@ export interface BenchSystem {
    */
   restart?(member: number): Promise<void>;
   /** Optional: the last snapshot each member saved (ZooKeeper does not report one). */
-  lastSnapshots?(): Promise<(SnapshotFigures | null)[]>;
+  lastSnapshots?(): Promise<(SnapshotReport | null)[]>;
   /** Resident set size of every member process, in bytes. */
   memberRssBytes(): Promise<number[]>;
   stop(): Promise<void>;
-}
-
-export interface SnapshotFigures {
-  index: number;
-  znodes: number;
-  bytes: number;
-  serializeMs: number;
-  saveMs: number;
 }
