@@ -211,6 +211,31 @@ describe('TreeCache', () => {
     );
   });
 
+  it('keeps a child of the new incarnation read before its re-created parent (found by fast-check)', async () => {
+    // The parent is deleted and created again, then a child is created under it, all before the
+    // cache reads: the child's event is read first (it was already dirty), then the parent's,
+    // whose new czxid must take only the old incarnation's descendants with it.
+    ensemble.seed('/root/a/b', 'x');
+    ensemble.seed('/root/c', 'y');
+    const cache = new TreeCache(clients[0] as ArborClient, '/root', { decode: 'string' });
+    const events: string[] = [];
+    cache.on('change', (e) => events.push(`${e.type} ${e.path}`));
+    await cache.start();
+    events.length = 0;
+    ensemble.remove('/root/a/b');
+    ensemble.remove('/root/a');
+    ensemble.remove('/root/c');
+    ensemble.remove('/root');
+    ensemble.seed('/root', 'again');
+    ensemble.seed('/root/a', '');
+    await advanceUntil(() => sameTree(ensemble, cache as unknown as TreeCache, '/root'), 'cache equals the tree', 30_000);
+    expect(cache.children('/root')).toEqual(['a']);
+    expect(events).toContain('added /root/a');
+    expect(events.at(-1)).toBe('added /root');
+    expect(cache.staleReads).toBe(0);
+    await cache.close();
+  });
+
   it('reloads on resync and emits only the difference', async () => {
     const client = clients[0] as ArborClient;
     ensemble.seed('/r/a', '1');

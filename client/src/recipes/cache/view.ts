@@ -8,8 +8,12 @@ import type { Stat } from '@arbor/protocol';
  * Invariants it keeps:
  * - per node, stat.mzxid never goes backwards for the same incarnation (czxid); a read older
  *   than the cached state is ignored rather than applied;
- * - a node that is found gone, or found recreated (another czxid), takes every cached
- *   descendant with it (a node cannot lose its children by other means), deepest first.
+ * - a node that is found gone takes every cached descendant with it (a node cannot lose its
+ *   children by other means), deepest first;
+ * - a node found recreated (a newer czxid) takes the cached descendants of its old incarnation
+ *   with it, those created before the new czxid. Descendants created after it belong to the new
+ *   incarnation: they were read after the re-creation, ahead of the parent's own read (events
+ *   are read one path at a time), and stay.
  */
 
 /** One cached node. */
@@ -95,7 +99,7 @@ export class CacheView<T> {
         this.staleReads++;
         return [];
       }
-      return [...this.removeSubtree(read.path), this.put(read.path, read.bytes, read.stat, 'added')];
+      return [...this.removeSubtree(read.path, read.stat.czxid), this.put(read.path, read.bytes, read.stat, 'added')];
     }
     if (read.stat.mzxid < cached.stat.mzxid) {
       this.staleReads++;
@@ -143,16 +147,23 @@ export class CacheView<T> {
     return { type, path, data: node.data, stat, ...(previous !== undefined ? { previous } : {}) };
   }
 
-  /** Removes a node and its cached descendants, deepest first. */
-  private removeSubtree(path: string): CacheEvent<T>[] {
+  /**
+   * Removes a node and its cached descendants, deepest first. With `keepFrom`, descendants whose
+   * czxid is at or above it are kept, with their own descendants (created later still): they
+   * belong to a newer incarnation of `path`.
+   */
+  private removeSubtree(path: string, keepFrom = Infinity): CacheEvent<T>[] {
     const events: CacheEvent<T>[] = [];
     for (const child of [...(this.childIndex.get(path) ?? [])].sort((a, b) => comparePaths(b, a))) {
-      events.push(...this.removeSubtree(child));
+      const node = this.nodes.get(child);
+      if (node !== undefined && node.stat.czxid >= keepFrom) continue;
+      events.push(...this.removeSubtree(child, keepFrom));
     }
     const node = this.nodes.get(path);
     if (node === undefined) return events;
     this.nodes.delete(path);
-    this.childIndex.delete(path);
+    // Kept descendants stay indexed under their parent path, which the new incarnation reuses.
+    if (this.childIndex.get(path)?.size === 0) this.childIndex.delete(path);
     if (path !== this.root) {
       const parent = parentOf(path);
       const set = this.childIndex.get(parent);
