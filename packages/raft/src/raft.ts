@@ -345,6 +345,19 @@ export class Raft {
     }
   }
 
+  /** See RawNode.peerDisconnected. */
+  leaderLinkLost(id: NodeId): void {
+    if (this.role !== 'follower' || this.leader !== id) return;
+    // The timeout is electionTimeoutTicks plus a random part: count the fixed part as elapsed,
+    // and draw the random part afresh so that the members that lost the leader together spread
+    // out their campaigns as after any other timeout.
+    if (this.electionElapsed < this.cfg.electionTimeoutTicks) {
+      this.logger.info({ term: this.term, leader: id }, 'lost the link to the leader; its lease ends now');
+      this.electionElapsed = this.cfg.electionTimeoutTicks;
+      this.randomizedElectionTimeout = this.cfg.electionTimeoutTicks + this.cfg.random.nextInt(this.cfg.electionTimeoutTicks);
+    }
+  }
+
   private inLeaderLease(): boolean {
     return this.cfg.checkQuorum && this.leader !== null && this.electionElapsed < this.cfg.electionTimeoutTicks;
   }
@@ -432,17 +445,26 @@ export class Raft {
    * appended entries and snapshot chunks.
    */
   sendAfterPersist(m: Message): void {
-    const seq = this.hasUnhandedWrites() ? this.handedSeq + 1 : this.handedSeq;
+    const seq = this.hasUnhandedSyncWrites() ? this.handedSeq + 1 : this.handedSeq;
     if (seq <= this.persistedSeq && m.to !== this.id) this.msgs.push(m);
     else this.held.push({ seq, message: m });
   }
 
+  /** Any write not handed out yet, a commit index that moved included. */
   hasUnhandedWrites(): boolean {
+    return this.hasUnhandedSyncWrites() || this.hardStateHanded.commit !== this.log.committed;
+  }
+
+  /**
+   * Writes not handed out yet that something sent later may depend on: a term or vote, entries,
+   * snapshot data. A moved commit index alone is not one: Raft keeps the commit index in volatile
+   * state (thesis Figure 3.1), so it is written lazily and nothing waits for it (Ready.persistMark).
+   */
+  hasUnhandedSyncWrites(): boolean {
     const hs = this.hardStateHanded;
     return (
       hs.term !== this.term ||
       hs.vote !== this.vote ||
-      hs.commit !== this.log.committed ||
       this.pendingChunks.length > 0 ||
       this.log.unhandedSnapshot() !== null ||
       this.log.unhandedEntries().length > 0

@@ -7,7 +7,7 @@
 //   while (node.hasReady()) {
 //     const rd = node.ready();
 //     transport.send(rd.messages);            // at once: nothing in it waits for rd's writes
-//     writer.write(rd, () => node.onPersisted(rd.persistMark!)); // in Ready order; sync or async
+//     writer.write(rd, () => rd.persistMark && node.onPersisted(rd.persistMark)); // in Ready order; sync or async
 //     if (rd.snapshot) stateMachine.restore(snapshots.install(rd.snapshot));
 //     stateMachine.apply(rd.committedEntries);
 //     serveReads(rd.readStates);
@@ -111,6 +111,18 @@ export class RawNode {
   step(message: Message): void {
     this.checkNoOutstanding('step');
     this.raft.step(message);
+  }
+
+  /**
+   * The host's connection to peer `id` closed (its process died, or the link broke). When `id`
+   * is this follower's leader, no heartbeat will come over that link: the leader lease ends now
+   * (so this member grants the others' pre-votes) and it campaigns after only the random part of
+   * its election timeout, instead of first waiting out the whole timeout for heartbeats. Safe on
+   * a mere flap: a pre-vote wins only if a majority no longer hears the leader either.
+   */
+  peerDisconnected(id: NodeId): void {
+    this.checkNoOutstanding('peerDisconnected');
+    this.raft.leaderLinkLost(id);
   }
 
   /** Starts an election now (tests, scripted scenarios, or an operator's request). */
@@ -231,7 +243,13 @@ export class RawNode {
     const snapshot = r.log.unhandedSnapshot();
     const entries = r.log.unhandedEntries();
     const chunks = r.pendingChunks.slice();
-    const hasWrites = hardChanged || snapshot !== null || entries.length > 0 || chunks.length > 0;
+    // A hard state that only moves the commit index needs no sync of its own (see persistMark).
+    const mustSync =
+      hard.term !== r.hardStateHanded.term ||
+      hard.vote !== r.hardStateHanded.vote ||
+      snapshot !== null ||
+      entries.length > 0 ||
+      chunks.length > 0;
     const rd: Ready = {
       softState: sameSoftState(soft, this.softStateHanded) ? null : soft,
       hardState: hardChanged ? hard : null,
@@ -241,7 +259,7 @@ export class RawNode {
       committedEntries: r.log.nextCommittedEntries(r.cfg.maxCommittedBytesPerReady),
       messages: r.msgs.slice(),
       readStates: r.readStates.slice(),
-      persistMark: hasWrites ? { seq: r.handedSeq + 1, lastIndex: r.log.lastIndex(), lastTerm: r.log.lastTerm() } : null,
+      persistMark: mustSync ? { seq: r.handedSeq + 1, lastIndex: r.log.lastIndex(), lastTerm: r.log.lastTerm() } : null,
     };
     this.outstanding = rd;
     return rd;

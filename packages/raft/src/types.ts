@@ -281,7 +281,7 @@ export interface PersistMark {
  * one Ready's writes atomically or in the field order below (chunks, snapshot, entries,
  * hardState). They may be performed synchronously before advance() or asynchronously (e.g. on a
  * worker thread, overlapping the next turns); either way the host reports durability with
- * onPersisted(persistMark). Until it does, the core keeps the entries in memory and holds back
+ * onPersisted(persistMark) (a Ready without one has nothing that must be synced). Until it does, the core keeps the entries in memory and holds back
  * every message that depends on them.
  */
 export interface Ready {
@@ -326,6 +326,13 @@ export interface Ready {
   readonly messages: readonly Message[];
   /** ReadIndex results; serve each once the applied index reaches its index. */
   readonly readStates: readonly ReadState[];
-  /** Token for onPersisted; null when this Ready has no writes. */
+  /**
+   * Token for onPersisted; null when this Ready has nothing that must be synced: no writes, or
+   * only a hard state that differs from the last one handed out in its commit index alone. Such
+   * a hard state must still be written, in Ready order, but it may wait for the next synced write
+   * and need not be synced itself: the commit index is volatile in Raft, so losing it in a crash
+   * only makes the member learn it again (start-up takes max(commit, snapshot index)). Nothing
+   * the core sends waits for it; this spares a second fsync per write on every member.
+   */
   readonly persistMark: PersistMark | null;
 }

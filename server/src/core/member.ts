@@ -64,7 +64,11 @@ export interface MemberHost {
   random: RandomSource;
   /** Session passwords. */
   randomBytes(n: number): Uint8Array;
-  /** Queue the writes of a Ready; call member.onPersisted(mark) when durable. */
+  /**
+   * Queue the writes of a Ready; call member.onPersisted(mark) when durable. A Ready whose only
+   * write is a hard state without a persistMark (the commit index moved) may be written with the
+   * next synced batch.
+   */
   persist(ready: Ready): void;
   /** Best-effort delivery of peer envelopes. */
   sendPeer(to: NodeId, envelopes: PeerEnvelope[]): void;
@@ -362,6 +366,19 @@ export class Member implements ClientService {
     this.process();
   }
 
+  /**
+   * The peer transport's connection to `id` closed. If `id` leads, this member stops waiting for
+   * its heartbeats (RawNode.peerDisconnected): after kill -9 of the leader an election starts
+   * within the random part of the election timeout rather than after all of it.
+   */
+  onPeerLinkLost(id: NodeId): void {
+    if (this.stopped) return;
+    if (id === this.leader && !this.isLeader)
+      this.logger.info({ leader: id }, 'lost the link to the leader; campaigning without the full election timeout');
+    this.toNode(() => this.node.peerDisconnected(id));
+    this.process();
+  }
+
   onPersisted(mark: Parameters<RawNode['onPersisted']>[0]): void {
     if (this.stopped) return;
     this.node.onPersisted(mark);
@@ -402,7 +419,7 @@ export class Member implements ClientService {
         list.push({ k: 'raft', m });
       }
       for (const [to, list] of byPeer) this.host.sendPeer(to, list);
-      if (rd.persistMark !== null || rd.snapshot !== null) this.host.persist(rd);
+      if (rd.persistMark !== null || rd.snapshot !== null || rd.hardState !== null) this.host.persist(rd);
       if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
       for (const entry of rd.committedEntries) {
         if (this.serialising !== null) this.applyBacklog.push(entry);

@@ -4,8 +4,9 @@ import type { Limits } from '@arbor/protocol';
 import { SeededRandom, bootstrapEntries, type Ready, type SnapshotMeta } from '@arbor/raft';
 import { ZnodeTree, restoreFromChunks, restoreFromChunksSync } from '@arbor/tree';
 import type { ClientService } from '../core/client-port.js';
-import { Member, type MemberHost, type PeerEnvelope, type SnapshotReport } from '../core/member.js';
+import { Member, type MemberHost, type SnapshotReport } from '../core/member.js';
 import type { Logger } from './logger.js';
+import { PeerOutbox } from './peer-outbox.js';
 import { PeerTransport } from './peer-transport.js';
 import { SqliteStorage } from './storage/index.js';
 
@@ -131,7 +132,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
 
   let incoming: { index: number; parts: Uint8Array[] } | null = null;
   let transport: PeerTransport | null = null;
-  const pendingPeer: { to: number; envelopes: PeerEnvelope[] }[] = [];
+  const outbox = new PeerOutbox(() => transport);
   const start = performance.now();
   const host: MemberHost = {
     nowMs: () => performance.now() - start,
@@ -155,10 +156,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
       await storage.saveSnapshot(meta, chunks);
     },
     yieldTurn: (next) => void setImmediate(next),
-    sendPeer: (to, envelopes) => {
-      if (transport === null) pendingPeer.push({ to, envelopes });
-      else transport.send(to, envelopes);
-    },
+    sendPeer: (to, envelopes) => outbox.add(to, envelopes),
     fatal: (error) => {
       fatalError = error;
       logger.fatal({ err: error.message }, 'the member cannot go on');
@@ -196,8 +194,11 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
     sendQueueBytesMax: PEER_SEND_QUEUE_BYTES_MAX,
     logger: logger.child({ component: 'peers' }),
     onMessages: (from, messages) => core.onPeerEnvelopes(from, messages),
+    onLinkChange: (peer, up) => {
+      if (!up) core.onPeerLinkLost(peer);
+    },
   });
-  for (const p of pendingPeer.splice(0)) transport.send(p.to, p.envelopes);
+  outbox.flush();
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
   const timer = setInterval(() => {

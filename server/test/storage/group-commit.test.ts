@@ -1,6 +1,10 @@
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { entryBytes, type PersistMark } from '@arbor/raft';
 import type { BatchStats } from '../../src/io/storage/index.js';
+import { LAZY_WRITE_DELAY_MS } from '../../src/io/storage/group-commit.js';
 import { cleanUpTempDirs, closeAllStorages, ensureWorkerBuilt, nextTurn, openStorage, tempDir, testEntries, testEntry } from './helpers.js';
 
 beforeAll(ensureWorkerBuilt);
@@ -96,6 +100,78 @@ describe('group commit', () => {
     const before = storage.stats().batchesCommitted;
     await storage.sync();
     expect(storage.stats().batchesCommitted).toBe(before + 1);
+  });
+
+  it('writes a hard state that only moves the commit index with the next batch, never in one of its own', async () => {
+    const { batches, options } = recorder();
+    const dir = tempDir();
+    const storage = await openStorage(dir, options);
+    // What a crash now would leave: the database files as they are on disk, opened elsewhere.
+    const onDisk = (): number => {
+      const copy = tempDir();
+      for (const file of ['arbor.db', 'arbor.db-wal']) if (existsSync(join(dir, file))) copyFileSync(join(dir, file), join(copy, file));
+      const db = new Database(join(copy, 'arbor.db'));
+      try {
+        return (db.prepare('SELECT commit_index FROM hard_state WHERE id = 1').get() as { commit_index: number }).commit_index;
+      } finally {
+        db.close();
+      }
+    };
+    const write = (index: number, commit: number, mark: boolean): void =>
+      storage.persist({
+        hardState: { term: 1, vote: 1, commit },
+        snapshotChunks: [],
+        snapshot: null,
+        entries: mark ? [testEntry(index, 1)] : [],
+        persistMark: mark ? { seq: index, lastIndex: index, lastTerm: 1 } : null,
+      });
+    write(1, 0, true);
+    await storage.sync();
+    const before = batches.length;
+    // The commit moves (no persistMark): nothing is written for it alone, turn after turn.
+    write(1, 1, false);
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(batches.length).toBe(before);
+    expect(onDisk()).toBe(0);
+    // The next synced write carries it, in order, in the same transaction.
+    write(2, 1, true);
+    await storage.sync();
+    expect(batches.length).toBe(before + 1);
+    expect(batches.at(-1)).toMatchObject({ ops: 3, entries: 1 });
+    expect(onDisk()).toBe(1);
+    // Alone, sync() (and so close()) still makes it durable; the later of two replaces the first.
+    write(2, 2, false);
+    write(2, 2, false);
+    await storage.sync();
+    expect(batches.length).toBe(before + 2);
+    expect(batches.at(-1)).toMatchObject({ ops: 1, entries: 0 });
+    expect(onDisk()).toBe(2);
+    // Left alone on an idle member, it goes by itself after LAZY_WRITE_DELAY_MS.
+    write(2, 3, false);
+    await new Promise((resolve) => setTimeout(resolve, LAZY_WRITE_DELAY_MS));
+    // No sync() here (it would write it too): the batch comes by itself.
+    for (let waited = 0; batches.length < before + 3 && waited < 5_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    expect(batches.length).toBe(before + 3);
+    expect(onDisk()).toBe(3);
+  });
+
+  it('puts a lazy hard state into the batch being gathered, and keeps it behind the batch in flight', async () => {
+    const { batches, marks, options } = recorder();
+    const storage = await openStorage(tempDir(), options);
+    storage.persist({
+      hardState: { term: 1, vote: 1, commit: 0 },
+      snapshotChunks: [],
+      snapshot: null,
+      entries: [testEntry(1, 1)],
+      persistMark: { seq: 1, lastIndex: 1, lastTerm: 1 },
+    });
+    await nextTurn(); // batch 1 in flight
+    storage.persist({ hardState: { term: 1, vote: 1, commit: 1 }, snapshotChunks: [], snapshot: null, entries: [], persistMark: null });
+    await storage.sync();
+    // Batch 1, then the deferred commit alone (sync asked for it): never ahead of batch 1.
+    expect(batches.map((b) => b.ops)).toEqual([2, 1]);
+    expect(marks).toEqual([{ seq: 1, lastIndex: 1, lastTerm: 1 }]);
+    expect(storage.stable.loadHardState()).toEqual({ term: 1, vote: 1, commit: 1 });
   });
 
   it('keeps the event loop free while a large batch commits', async () => {

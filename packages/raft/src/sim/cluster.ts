@@ -38,7 +38,9 @@ export interface ClusterOptions {
 type SimEvent =
   | { readonly kind: 'tick'; readonly id: NodeId; readonly incarnation: number }
   | { readonly kind: 'deliver'; readonly message: Message }
-  | { readonly kind: 'fsync'; readonly id: NodeId; readonly incarnation: number };
+  | { readonly kind: 'fsync'; readonly id: NodeId; readonly incarnation: number }
+  /** Member `id`'s host sees its connection to `peer` close (the peer's process died). */
+  | { readonly kind: 'linkLost'; readonly id: NodeId; readonly incarnation: number; readonly peer: NodeId };
 
 interface PendingWrite {
   readonly index: number;
@@ -146,6 +148,13 @@ export class SimCluster {
     if (!m.running) return;
     m.crash();
     this.stats.crashes++;
+    // Its sockets close with the process: the others notice after a network delay, unless a
+    // partition stands between them (then nothing arrives, as over a blackholed link).
+    for (const other of this.running()) {
+      if (this.network.isBlocked(id, other.id)) continue;
+      const at = this.nowMs + this.network.faults.minDelayMs + this.random.nextFloat() * this.network.faults.maxDelayMs;
+      this.queue.push(at, { kind: 'linkLost', id: other.id, incarnation: other.incarnation, peer: id });
+    }
   }
 
   // --- client operations ---
@@ -250,6 +259,13 @@ export class SimCluster {
         const m = this.member(event.id);
         if (!m.running || m.incarnation !== event.incarnation) return;
         m.completeWrites(this.nowMs, this.hooks);
+        this.afterEvent(m);
+        return;
+      }
+      case 'linkLost': {
+        const m = this.member(event.id);
+        if (!m.running || m.incarnation !== event.incarnation) return;
+        (m.node as NonNullable<SimMember['node']>).peerDisconnected(event.peer);
         this.afterEvent(m);
         return;
       }

@@ -62,6 +62,11 @@ export class SimMember {
   /** Received snapshot bytes, kept in memory so the state machine can restore before they are durable. */
   private incoming: { index: number; parts: Uint8Array[] } | null = null;
   private readsWaiting: ReadState[] = [];
+  /**
+   * A hard state that only moved the commit index (a Ready without a persistMark): written with
+   * the next synced write, as a real host may, and lost if the member crashes first.
+   */
+  private lazyHardState: HardState | null = null;
   private lastSnapshotIndex = 0;
   /** Starts as options.asyncWrites; scripted scenarios switch it per member. */
   asyncWrites: boolean;
@@ -114,6 +119,7 @@ export class SimMember {
     this.pending = [];
     this.incoming = null;
     this.readsWaiting = [];
+    this.lazyHardState = null;
   }
 
   /** Runs the host loop until the node has nothing more to hand out. */
@@ -126,11 +132,13 @@ export class SimMember {
       // Messages first: nothing in rd.messages depends on rd's writes.
       for (const m of rd.messages) hooks.send(m);
       if (rd.entries.length > 0) hooks.entriesHanded(this, rd.entries);
+      if (rd.persistMark === null && rd.hardState !== null) this.lazyHardState = rd.hardState;
+      // A newer hard state supersedes the lazy one; else the lazy one rides with these writes.
       const write: PendingWrite | null = rd.persistMark
         ? {
             mark: rd.persistMark,
             doneAtMs: this.nextFsyncAt(nowMs),
-            hardState: rd.hardState,
+            hardState: this.takeLazyHardState(rd.hardState),
             chunks: rd.snapshotChunks,
             snapshot: rd.snapshot,
             entries: rd.entries,
@@ -171,6 +179,12 @@ export class SimMember {
       node.onPersisted(last);
       this.process(nowMs, hooks);
     }
+  }
+
+  private takeLazyHardState(newer: HardState | null): HardState | null {
+    const state = newer ?? this.lazyHardState;
+    this.lazyHardState = null;
+    return state;
   }
 
   private nextFsyncAt(nowMs: number): number {

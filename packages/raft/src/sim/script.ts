@@ -16,6 +16,7 @@
 //   conf-change <id> add-voter|add-learner|remove <member>
 //   transfer <id> <to>                 leadership transfer
 //   partition <ids> | <ids>            block links between the two sides; heal lifts all
+//   link-lost <id> <peer>              the host of <id> saw its connection to <peer> close
 //   crash <id> / restart <id>          lose volatile state and unpersisted writes / start again
 //   async-writes <id> on|off           hold this member's writes until `persist`
 //   persist <id>                       complete the member's pending writes
@@ -114,6 +115,10 @@ export class ScriptEnv {
         break;
       case 'heal':
         this.blocked.clear();
+        break;
+      case 'link-lost':
+        this.node(this.id(args, 0)).peerDisconnected(this.id(args, 1));
+        this.processAll();
         break;
       case 'crash':
         this.member(this.id(args, 0)).crash();

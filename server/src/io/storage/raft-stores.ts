@@ -85,8 +85,11 @@ export class SqliteStableStore implements StableStore {
     return this.current;
   }
 
-  saveHardState(state: HardState): void {
-    this.queue.enqueue({ kind: 'hardState', state: { term: state.term, vote: state.vote, commit: state.commit } });
+  /** `lazy`: only the commit index moved, so the write need not be synced by itself (GroupCommit.enqueueLazy). */
+  saveHardState(state: HardState, lazy = false): void {
+    const op = { kind: 'hardState', state: { term: state.term, vote: state.vote, commit: state.commit } } as const;
+    if (lazy) this.queue.enqueueLazy(op);
+    else this.queue.enqueue(op);
     this.current = state;
   }
 }

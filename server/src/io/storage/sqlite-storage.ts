@@ -181,7 +181,9 @@ export class SqliteStorage implements RaftStorage {
    * Queues the writes of one Ready in the order its contract requires: snapshot chunks staged,
    * then the received snapshot installed (sealed as the latest snapshot file, the log reset to
    * start after it), then entries appended, then the hard state. When all of it (and everything
-   * queued before) is durable, `onDurable(ready.persistMark)` is called.
+   * queued before) is durable, `onDurable(ready.persistMark)` is called. A Ready with nothing but
+   * a hard state and no persistMark (the commit index moved) is written lazily, with the next
+   * batch: Raft may lose its commit index in a crash (Ready.persistMark).
    */
   persist(writes: ReadyWrites): void {
     this.queue.checkWritable();
@@ -196,7 +198,11 @@ export class SqliteStorage implements RaftStorage {
       this.log.reset({ index: writes.snapshot.index, term: writes.snapshot.term });
     }
     this.log.append(writes.entries);
-    if (writes.hardState !== null) this.stable.saveHardState(writes.hardState);
+    if (writes.hardState !== null) {
+      const lazy =
+        writes.persistMark === null && writes.entries.length === 0 && writes.snapshot === null && writes.snapshotChunks.length === 0;
+      this.stable.saveHardState(writes.hardState, lazy);
+    }
     if (writes.persistMark !== null) this.queue.mark(writes.persistMark);
   }
 
