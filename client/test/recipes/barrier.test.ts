@@ -50,6 +50,13 @@ describe('Barrier', () => {
     );
     const existsBefore = (): number => ensemble.allRequests().filter((r) => r.op === 'exists').length;
     await until(() => ensemble.open().filter((c) => c.watches.data.has('/b/w')).length === waiters.length, 'every waiter watches');
+    // Each waiter synced its member before reading (a barrier raised elsewhere is seen even
+    // through a member that lags): sync comes before the watching read on every connection.
+    for (const c of ensemble.open().filter((x) => x.watches.data.has('/b/w'))) {
+      const ops = c.requests.map((r) => r.op);
+      expect(ops.indexOf('sync')).toBeGreaterThanOrEqual(0);
+      expect(ops.indexOf('sync')).toBeLessThan(ops.lastIndexOf('getData'));
+    }
     const settled = existsBefore();
     // Time passes: a polling waiter would ask again.
     await vi.advanceTimersByTimeAsync(5000);

@@ -67,6 +67,10 @@ export class Barrier {
    * deletion is observed. A deletion always lets the waiter pass, even if the barrier is set
    * again before the waiter runs. Rejects with RecipeTimeoutError after `timeoutMs`, with the
    * signal's reason on abort, and with SessionExpiredError if the session is lost.
+   *
+   * It syncs first, so a barrier raised before the wait began (by any client, through any
+   * member) is seen even if this client's member has not applied it yet: a worker told "the
+   * barrier is up" by another process never slips through on a lagging member.
    */
   async waitOnBarrier(options: BarrierWaitOptions = {}): Promise<void> {
     const bounds: WaitBounds = {
@@ -76,8 +80,12 @@ export class Barrier {
     };
     // Each round either ends or consumes one change of the node (its deletion ends the wait; a
     // setData on it starts another round); connection losses are bounded separately.
-    for (let losses = 0; ;) {
+    for (let losses = 0, synced = false; ;) {
       try {
+        if (!synced) {
+          await this.client.sync(this.barrierPath, callBounds(bounds));
+          synced = true;
+        }
         // A data watch (getData), not exists: the client re-registers a watch set by exists as an
         // existence watch, and a deletion missed while disconnected would then go unreported.
         let changed: Promise<WatchEvent>;
