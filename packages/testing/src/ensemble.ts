@@ -53,6 +53,12 @@ export interface EnsembleOptions {
    * tests can partition them, cut one direction or delay links.
    */
   peerMesh?: boolean;
+  /**
+   * Extra Node.js options for every member process, before the script (say
+   * `['--cpu-prof', '--cpu-prof-dir=/tmp/prof']` to profile the members; NODE_OPTIONS does not
+   * accept every flag).
+   */
+  nodeArgs?: string[];
 }
 
 /** Ports nobody listens on right now (bound then released; good enough on a test machine). */
@@ -141,6 +147,7 @@ export class Ensemble {
     readonly dir: string,
     slots: MemberSlot[],
     mesh: PeerMesh | undefined,
+    private readonly nodeArgs: readonly string[],
   ) {
     this.slots = slots;
     this.mesh = mesh;
@@ -176,7 +183,7 @@ export class Ensemble {
       writeFileSync(configFile, JSON.stringify(config, null, 2));
       return { ...m, dataDir, configFile, process: null, log: [] };
     });
-    const ensemble = new Ensemble(dir, slots, mesh);
+    const ensemble = new Ensemble(dir, slots, mesh, options.nodeArgs ?? []);
     for (const slot of slots) ensemble.launch(slot);
     await ensemble.waitForLeader();
     return ensemble;
@@ -193,7 +200,8 @@ export class Ensemble {
   }
 
   private launch(slot: MemberSlot): void {
-    const child = spawn(process.execPath, [CLI, 'server', '--config', slot.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = [...this.nodeArgs, CLI, 'server', '--config', slot.configFile];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       slot.log.push(chunk);

@@ -4,14 +4,15 @@
 // never share the 2 cores.
 //
 //   npm run bench -- workloads [--compare zookeeper] [--quick] [--ops N] [--znodes N] [--out FILE]
-//                              [--only create,mixed,read,lock,watch,large,failover]
+//                              [--only create,mixed,read,lock,watch,large,failover] [--warm-up ROUNDS]
 //
 // Workloads: create 100% (100-byte values); mixed create 10 / setData 40 / getData 40 /
 // delete 10; read-heavy (getData 45 / getChildren 45 / setData 10) — each at 1, 64 and 512
 // outstanding requests from 8 sessions spread over the members; lock acquire/release with 8
 // contenders; watch notification latency; a large tree (memory per member, snapshot, restart);
 // failover (kill -9 of the leader to the first successful write). Every phase is bounded by a
-// fixed number of operations. Prints a table and one JSON document with the machine and the command.
+// fixed number of operations, after the same untimed warm-up for both systems (warmUp). Prints a
+// table and one JSON document with the machine and the command.
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { startArbor } from './workload/arbor-system.js';
@@ -26,6 +27,8 @@ interface Options {
   znodes: number;
   lockCycles: number;
   watchRounds: number;
+  /** Rounds of the untimed warm-up (five requests each), at 1 and at 64 outstanding. */
+  warmUpRounds: number;
   out: string | undefined;
   only: readonly (typeof WORKLOADS)[number][];
 }
@@ -53,6 +56,7 @@ function parseOptions(argv: readonly string[]): Options {
     znodes: Number(value('--znodes') ?? (quick ? 100_000 : 1_000_000)),
     lockCycles: quick ? 300 : 2_000,
     watchRounds: quick ? 200 : 1_000,
+    warmUpRounds: Number(value('--warm-up') ?? (quick ? 500 : 2_000)),
     out: value('--out'),
     only: parseOnly(value('--only')),
   };
@@ -171,6 +175,27 @@ const THROUGHPUT: Record<string, { title: string; run: (sessions: BenchSession[]
   },
 };
 
+/**
+ * Untimed, and the same for both systems: every kind of request, sequential and pipelined, until
+ * the members' JIT compilers (V8's, HotSpot's) have compiled their hot paths, as in an ensemble
+ * that has been up for a while. Without it the first cell measures the compiler: an Arbor
+ * member's single-request latency falls from about 3.5 ms to about 1 ms over its first 2,000
+ * writes (docs/benchmarks.md).
+ */
+async function warmUp(sessions: BenchSession[], rounds: number): Promise<void> {
+  await (sessions[0] as BenchSession).create('/warm', new Uint8Array(0));
+  for (const outstanding of [1, 64]) {
+    await runCell(sessions, outstanding, rounds, async (s, i) => {
+      const path = `/warm/o${outstanding}-${i}`;
+      await s.create(path, PAYLOAD);
+      await s.setData(path, PAYLOAD);
+      await s.getData(path);
+      await s.getChildren('/warm');
+      await s.delete(path);
+    });
+  }
+}
+
 /** From a setData on one member to the watch notification on a session of another. */
 async function watchLatency(system: BenchSystem, rounds: number): Promise<Cell> {
   const watcher = await system.session(0);
@@ -276,6 +301,7 @@ async function benchmark(system: BenchSystem, options: Options): Promise<SystemR
   const wanted = (name: (typeof WORKLOADS)[number]): boolean => options.only.includes(name);
   try {
     const sessions = await Promise.all(Array.from({ length: SESSIONS }, (_, k) => system.session(k % system.members.length)));
+    await warmUp(sessions, options.warmUpRounds);
     await (sessions[0] as BenchSession).create('/b', new Uint8Array(0));
     for (const [name, workload] of Object.entries(THROUGHPUT)) {
       if (!options.only.includes(name as (typeof WORKLOADS)[number])) continue;
