@@ -113,6 +113,17 @@ describe('jute codec', () => {
     );
   });
 
+  it('lays out a sync request frame byte for byte', () => {
+    const frame = encodeRequest(9, OP.sync, (w) => w.string('/a'));
+    expect(hex(frame)).toBe(
+      '0000000e' + // frame length 14
+        '00000009' + // xid
+        '00000009' + // op sync
+        '00000002' +
+        '2f61', // path "/a"
+    );
+  });
+
   it('decodes a ConnectResponse with and without the trailing readOnly byte', () => {
     const body = new JuteWriter()
       .int(0)

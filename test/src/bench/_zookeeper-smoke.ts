@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     await timed('create ephemeralSequential /smoke/e-', () => s.create('/smoke/e-', new Uint8Array(0), 'ephemeralSequential'));
     await timed('create ephemeralSequential /smoke/e-', () => s.create('/smoke/e-', new Uint8Array(0), 'ephemeralSequential'));
     await timed('getChildren /smoke', async () => (await s.getChildren('/smoke')).sort());
+    await timed('sync /smoke', () => s.sync('/smoke'));
     await timed('create /smoke again (expect NODEEXISTS)', () =>
       s.create('/smoke', new Uint8Array(0)).then(
         () => 'created?!',

@@ -94,6 +94,9 @@ async function perLevel(
     const base = `/b/${name}-${outstanding}`;
     await setup.create(base, new Uint8Array(0));
     await prepare(base);
+    // The setup went through one session; reads through the others' members must see all of it
+    // (reads are served by the session's own member, which may not have applied it yet).
+    await Promise.all(sessions.map((s) => s.sync(base)));
     out.push({ workload: name, outstanding, cell: await cell(base, outstanding) });
   }
   return out;

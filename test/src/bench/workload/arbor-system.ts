@@ -16,6 +16,7 @@ function arborSession(client: ArborClient): BenchSession {
     getData: async (path) => (await client.getData(path)).data ?? new Uint8Array(0),
     delete: (path) => client.delete(path),
     getChildren: async (path) => (await client.getChildren(path)).children,
+    sync: (path) => client.sync(path),
     existsWatch: async (path) => {
       const { stat, changed } = await client.exists(path, { watch: true });
       return { exists: stat !== null, changed: changed.then(() => undefined) };

@@ -11,6 +11,7 @@ export const OP = {
   getData: 4,
   setData: 5,
   getChildren: 8,
+  sync: 9,
   ping: 11,
   setWatches: 101,
   closeSession: -11,
@@ -473,6 +474,11 @@ export class JuteClient implements BenchSession {
   async getChildren(path: string): Promise<string[]> {
     const r = await this.call(OP.getChildren, path, (w) => w.string(path).bool(false));
     return r.vector((v) => v.string() ?? '') ?? [];
+  }
+
+  /** Catches this session's server up with the leader (reads after it see every earlier write). */
+  async sync(path: string): Promise<void> {
+    await this.call(OP.sync, path, (w) => w.string(path));
   }
 
   async existsWatch(path: string): Promise<{ exists: boolean; changed: Promise<void> }> {

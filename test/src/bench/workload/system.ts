@@ -12,6 +12,8 @@ export interface BenchSession {
   getData(path: string): Promise<Uint8Array>;
   delete(path: string): Promise<void>;
   getChildren(path: string): Promise<string[]>;
+  /** Waits until this session's member has applied every write made before the call (any session's). */
+  sync(path: string): Promise<void>;
   /**
    * exists with a one-shot watch: whether the node exists now, and a promise that resolves at
    * the first change of it (created, data changed, deleted).

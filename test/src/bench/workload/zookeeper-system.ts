@@ -213,6 +213,7 @@ export async function startZooKeeper(options: ZooKeeperSystemOptions = {}): Prom
       getData: (path) => client.getData(path),
       delete: (path) => client.delete(path),
       getChildren: (path) => client.getChildren(path),
+      sync: (path) => client.sync(path),
       existsWatch: (path) => client.existsWatch(path),
       close: async () => {
         sessions.delete(client);
