@@ -70,8 +70,13 @@ export interface MemberHost {
    * next synced batch.
    */
   persist(ready: Ready): void;
-  /** Best-effort delivery of peer envelopes. */
+  /** Best-effort delivery of peer envelopes; the host may gather them until flushPeers or the end of the callback. */
   sendPeer(to: NodeId, envelopes: PeerEnvelope[]): void;
+  /**
+   * Sends what sendPeer gathered now. Called after each Ready's messages, so that they (commit
+   * notices to followers above all) leave before the Ready's entries are applied.
+   */
+  flushPeers?(): void;
   /**
    * The Ready being processed installs a snapshot received from the leader (its chunks were
    * handed to persist() first): return the tree restored from those bytes, synchronously.
@@ -419,6 +424,7 @@ export class Member implements ClientService {
         list.push({ k: 'raft', m });
       }
       for (const [to, list] of byPeer) this.host.sendPeer(to, list);
+      if (byPeer.size > 0) this.host.flushPeers?.();
       if (rd.persistMark !== null || rd.snapshot !== null || rd.hardState !== null) this.host.persist(rd);
       if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
       for (const entry of rd.committedEntries) {

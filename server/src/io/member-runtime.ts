@@ -157,6 +157,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
     },
     yieldTurn: (next) => void setImmediate(next),
     sendPeer: (to, envelopes) => outbox.add(to, envelopes),
+    flushPeers: () => outbox.flush(),
     fatal: (error) => {
       fatalError = error;
       logger.fatal({ err: error.message }, 'the member cannot go on');

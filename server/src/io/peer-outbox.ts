@@ -5,11 +5,12 @@ import type { PeerTransport } from './peer-transport.js';
 export const PEER_ENVELOPES_PER_FRAME_MAX = 256;
 
 /**
- * Peer envelopes gathered until the end of the current callback (a microtask), then sent as one
- * frame per peer: the Readies of one turn, the writes forwarded from one socket read, a tick's
- * liveness report. One write syscall instead of one per Ready, at no cost in latency (the frame
- * leaves within the same turn), and the receiver steps them all before one Ready. Before the
- * transport is up (start-up), envelopes wait here.
+ * Peer envelopes gathered until the member flushes (after each Ready's messages, so that commit
+ * notices leave before the entries are applied) or the end of the current callback (a
+ * microtask), then sent as one frame per peer: the writes forwarded from one socket read ride
+ * with the next Ready's messages, a tick's liveness report with its heartbeats. Fewer write
+ * syscalls, and the receiver steps them all before one Ready. Before the transport is up
+ * (start-up), envelopes wait here.
  */
 export class PeerOutbox {
   private readonly byPeer = new Map<number, PeerEnvelope[]>();
