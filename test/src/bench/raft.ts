@@ -95,7 +95,8 @@ function coreAlone(members: number): { members: number; entries: number; wallMs:
   }
   const queue: Message[] = [];
   let committed = 0;
-  let leaderId: NodeId = 1;
+  // Member 1 campaigns first and leads throughout.
+  const LEADER: NodeId = 1;
   const drain = (id: NodeId): void => {
     const node = nodes.get(id) as RawNode;
     while (node.hasReady()) {
@@ -104,7 +105,7 @@ function coreAlone(members: number): { members: number; entries: number; wallMs:
       const storage = storages.get(id) as ReturnType<typeof createMemoryStorage>;
       storage.log.append(rd.entries);
       if (rd.hardState !== null) storage.stable.saveHardState(rd.hardState);
-      if (id === leaderId) for (const e of rd.committedEntries) if (e.type === 'normal') committed++;
+      if (id === LEADER) for (const e of rd.committedEntries) if (e.type === 'normal') committed++;
       node.advance(rd);
       if (rd.persistMark !== null) node.onPersisted(rd.persistMark);
     }
@@ -121,7 +122,6 @@ function coreAlone(members: number): { members: number; entries: number; wallMs:
   drain(1);
   for (let round = 0; round < 10 && nodes.get(1)?.status().role !== 'leader'; round++) deliverAll();
   if (nodes.get(1)?.status().role !== 'leader') throw new Error('core alone: no leader');
-  leaderId = 1;
   deliverAll();
   committed = 0;
   const leader = nodes.get(1) as RawNode;

@@ -114,7 +114,7 @@ export class GroupCommit {
       this.deferredTimer = null;
       if (this.deferred.length > 0 && this.failure === null) this.currentBatch();
     }, LAZY_WRITE_DELAY_MS);
-    this.deferredTimer.unref?.();
+    this.deferredTimer.unref();
   }
 
   /** Attaches `mark` to the writes queued so far: it is reported once they are durable. */
