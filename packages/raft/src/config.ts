@@ -4,7 +4,7 @@
 import { nullLogger, type Logger } from './logger.js';
 import type { RandomSource } from './random.js';
 import type { RaftStorage } from './storage.js';
-import type { NodeId } from './types.js';
+import type { LogPosition, NodeId } from './types.js';
 
 /**
  * How the leader confirms it is still leader before answering a ReadIndex request.
@@ -67,6 +67,15 @@ export interface RaftConfig {
   readonly snapshotChunkBytes?: number;
   /** Snapshot chunks in flight per follower. Default 4. */
   readonly maxInflightSnapshotChunks?: number;
+  /**
+   * Set when this member's storage was created empty (a founding member's first start, or a
+   * member whose data directory was lost) and no leader has caught it up since: the log position
+   * a new data directory has (after the founding entries). Until a leader catches it up, or the
+   * host confirms the ensemble is brand new (RawNode.confirmNewEnsemble), the member neither votes
+   * nor campaigns (rejoin-guard.ts); Ready.liftsRejoinGuard tells the host when to stop passing
+   * it. Default null: the member's storage has been caught up.
+   */
+  readonly rejoinGuard?: LogPosition | null;
 }
 
 export interface ResolvedConfig {
@@ -89,6 +98,7 @@ export interface ResolvedConfig {
   readonly maxCommittedBytesPerReady: number;
   readonly snapshotChunkBytes: number;
   readonly maxInflightSnapshotChunks: number;
+  readonly rejoinGuard: LogPosition | null;
 }
 
 /** Fills in defaults and rejects nonsensical settings with a RangeError naming the setting. */
@@ -114,6 +124,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     maxCommittedBytesPerReady: config.maxCommittedBytesPerReady ?? 16 * 1024 * 1024,
     snapshotChunkBytes: config.snapshotChunkBytes ?? 1024 * 1024,
     maxInflightSnapshotChunks: config.maxInflightSnapshotChunks ?? 4,
+    rejoinGuard: config.rejoinGuard ?? null,
   };
   requireInt('id', resolved.id, 1);
   requireInt('electionTimeoutTicks', resolved.electionTimeoutTicks, 3);

@@ -14,6 +14,7 @@ import {
   type ConfChange,
   type Entry,
   type EntryType,
+  type GuardedAck,
   type HeartbeatResponse,
   type Message,
   type NodeId,
@@ -119,7 +120,17 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty = true): boolean {
   if (entries.length === 0 && !sendIfEmpty) return false;
   let bytes = 0;
   for (const e of entries) bytes += entryBytes(e);
-  r.send({ type: 'append', from: r.id, to, term: r.term, prevLogIndex, prevLogTerm, entries, commit: r.log.committed });
+  r.send({
+    type: 'append',
+    from: r.id,
+    to,
+    term: r.term,
+    prevLogIndex,
+    prevLogTerm,
+    entries,
+    commit: r.log.committed,
+    leaderLastIndex: r.log.lastIndex(),
+  });
   pr.sentEntries(entries.length, prevLogIndex + entries.length, bytes);
   pr.sentCommit = Math.max(pr.sentCommit, Math.min(r.log.committed, prevLogIndex + entries.length));
   return true;
@@ -246,20 +257,26 @@ export function stepLeader(r: Raft, m: Message): void {
   }
   switch (m.type) {
     case 'appendResponse':
-      pr.recentActive = true;
+      noteAnswer(pr, m);
       handleAppendResponse(r, m, pr);
       return;
     case 'heartbeatResponse':
-      pr.recentActive = true;
+      noteAnswer(pr, m);
       handleHeartbeatResponse(r, m, pr);
       return;
     case 'snapshotResponse':
-      pr.recentActive = true;
+      noteAnswer(pr, m);
       handleSnapshotResponse(r, m, pr);
       return;
     default:
       r.logger.debug({ term: r.term, from: m.from, type: m.type }, 'ignored message as leader');
   }
+}
+
+/** A guarded follower is caught up like any other but counts toward no quorum (GuardedAck). */
+function noteAnswer(pr: Progress, m: GuardedAck): void {
+  pr.recentActive = true;
+  pr.guarded = m.guarded === true;
 }
 
 function handleAppendResponse(r: Raft, m: AppendResponse, pr: Progress): void {
@@ -297,7 +314,7 @@ function handleAppendResponse(r: Raft, m: AppendResponse, pr: Progress): void {
 
 function handleHeartbeatResponse(r: Raft, m: HeartbeatResponse, pr: Progress): void {
   pr.paused = false;
-  pr.ackedHeartbeatTick = Math.max(pr.ackedHeartbeatTick, m.tick);
+  if (!pr.guarded) pr.ackedHeartbeatTick = Math.max(pr.ackedHeartbeatTick, m.tick);
   if (m.lostLogAfter !== undefined && m.lostLogAfter < pr.match) {
     // Its storage lost what it had acknowledged (types.ts HeartbeatResponse). What is committed
     // stays committed — a majority without it holds it — but its progress restarts from its log.
@@ -309,7 +326,7 @@ function handleHeartbeatResponse(r: Raft, m: HeartbeatResponse, pr: Progress): v
     pr.becomeProbe();
   }
   if (pr.match < r.log.lastIndex()) sendAppend(r, m.from);
-  if (m.context === null) return;
+  if (m.context === null || pr.guarded) return;
   const acks = r.readOnly.ack(m.from, m.context);
   if (acks === null || !hasQuorum(r.tracker.voters, (id) => acks.has(id))) return;
   for (const request of r.readOnly.confirm(m.context)) respondToRead(r, request.index, request.context, request.from);

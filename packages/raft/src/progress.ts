@@ -91,6 +91,8 @@ export class Progress {
   paused = false;
   /** Heard from since the last check-quorum round (thesis §6.2). */
   recentActive = false;
+  /** Its last answer came under the rejoin guard (types.ts GuardedAck): counts toward no quorum. */
+  guarded = false;
   /** Highest commit index sent to this follower (so an acknowledgement can trigger a commit update). */
   sentCommit = 0;
   /** Highest leader tick echoed in a heartbeat response (for the read lease). */

@@ -12,8 +12,9 @@ import { becomeLeaderState, stepLeader, tickLeader } from './leader.js';
 import type { Logger } from './logger.js';
 import { RaftLog } from './raft-log.js';
 import { ReadOnlyQueue } from './read-only.js';
+import { RejoinGuard } from './rejoin-guard.js';
 import { ProgressTracker } from './tracker.js';
-import type { Entry, HardState, Message, NodeId, ReadState, Role, SnapshotChunk, SoftState, VoteRequest } from './types.js';
+import type { Entry, HardState, LogPosition, Message, NodeId, ReadState, Role, SnapshotChunk, SoftState, VoteRequest } from './types.js';
 
 export type CampaignKind = 'preVote' | 'vote' | 'transfer';
 
@@ -61,6 +62,14 @@ export class Raft {
   /** Appends were added to the leader's log since the last broadcast. */
   needsBroadcast = false;
   receivingSnapshot: SnapshotReceipt | null = null;
+  /** Set while this member's storage, created empty, has not been caught up (RaftConfig.rejoinGuard). */
+  rejoinGuard: RejoinGuard | null;
+  /** A Ready that lifts the guard was handed out; the guard goes when it is durable. */
+  rejoinGuardLiftHanded = false;
+  /** The host found the ensemble brand new (RawNode.confirmNewEnsemble). */
+  private newEnsembleConfirmed = false;
+  /** The term in which a campaign refused by the guard was last logged (once per term is enough). */
+  private guardRefusalLoggedTerm = -1;
 
   // --- outputs, drained by RawNode ---
   msgs: Message[] = [];
@@ -96,9 +105,17 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.hardStateHanded = hardState;
+    this.rejoinGuard = cfg.rejoinGuard === null ? null : new RejoinGuard(cfg.rejoinGuard);
     this.becomeFollower(this.term, null);
     this.logger.info(
-      { term: this.term, commit: committed, applied, lastIndex: this.log.lastIndex(), conf: formatConfState(this.tracker.confState) },
+      {
+        term: this.term,
+        commit: committed,
+        applied,
+        lastIndex: this.log.lastIndex(),
+        conf: formatConfState(this.tracker.confState),
+        rejoinGuard: this.rejoinGuard !== null,
+      },
       'started',
     );
   }
@@ -227,6 +244,13 @@ export class Raft {
       return;
     }
     if (this.role === 'leader') return;
+    if (this.rejoinGuard !== null && !this.newEnsembleConfirmed) {
+      if (this.guardRefusalLoggedTerm !== this.term) {
+        this.guardRefusalLoggedTerm = this.term;
+        this.logger.info({ term: this.term, kind }, 'not campaigning: storage started empty and no leader has caught it up yet');
+      }
+      return;
+    }
     let voteTerm: number;
     if (kind === 'preVote') {
       this.becomePreCandidate();
@@ -268,7 +292,14 @@ export class Raft {
   private handleVoteRequest(m: VoteRequest): void {
     const responseType = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
     const canVote = this.vote === m.from || (this.vote === null && this.leader === null) || (m.type === 'preVote' && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+    const guarded = this.rejoinGuard !== null && !this.newEnsembleConfirmed;
+    if (guarded) {
+      this.logger.info(
+        { term: this.term, candidate: m.from, kind: m.type, lastIndex: m.lastLogIndex, lastTerm: m.lastLogTerm },
+        'refused vote: storage started empty and no leader has caught it up yet',
+      );
+    }
+    if (canVote && !guarded && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
       this.logger.debug({ term: this.term, candidate: m.from, kind: m.type }, 'granted vote');
       if (m.type === 'vote') {
         this.electionElapsed = 0;
@@ -406,9 +437,18 @@ export class Raft {
       case 'heartbeat':
       case 'snapshot':
         this.acceptLeader(m.from);
-        if (m.type === 'append') handleAppend(this, m);
-        else if (m.type === 'heartbeat') handleHeartbeat(this, m);
-        else handleSnapshotChunk(this, m);
+        if (m.type === 'append') {
+          this.rejoinGuard?.heardAppend(this.term, m.leaderLastIndex);
+          handleAppend(this, m);
+        } else if (m.type === 'heartbeat') {
+          handleHeartbeat(this, m);
+        } else {
+          handleSnapshotChunk(this, m);
+        }
+        if (this.rejoinGuardLiftDue() && this.vote === null) {
+          // Whatever the lost storage voted in this term, this member now sides with its leader.
+          this.vote = this.leader;
+        }
         return;
       case 'timeoutNow':
         this.logger.info({ term: this.term, from: m.from }, 'received timeout-now: campaigning');
@@ -425,6 +465,50 @@ export class Raft {
     }
   }
 
+  /**
+   * Whether the next Ready should lift the rejoin guard: this member leads (only fresh logs
+   * elected it, so nothing was committed before), or its log, once durable, satisfies the guard.
+   */
+  rejoinGuardLiftDue(): boolean {
+    const guard = this.rejoinGuard;
+    if (guard === null || this.rejoinGuardLiftHanded) return false;
+    if (this.role === 'leader' || this.newEnsembleConfirmed) return true;
+    if (this.role !== 'follower' || this.leader === null) return false;
+    const committed = this.log.committed;
+    return guard.satisfiedBy(this.term, { index: committed, term: this.log.term(committed) ?? 0 });
+  }
+
+  /** See RawNode.confirmNewEnsemble. */
+  confirmNewEnsemble(): void {
+    const guard = this.rejoinGuard;
+    if (guard === null || this.newEnsembleConfirmed) return;
+    if (!guard.holdsOnlyFounding(this.lastPosition())) {
+      this.logger.debug({ term: this.term }, 'ignored new-ensemble confirmation: this log is past the founding entries');
+      return;
+    }
+    this.newEnsembleConfirmed = true;
+    this.logger.info({ term: this.term }, 'a majority holds only the founding entries: a new ensemble, nothing to rejoin');
+  }
+
+  /** Where a newly created log ends, while the rejoin guard holds; null once lifted. */
+  rejoinGuardPosition(): LogPosition | null {
+    return this.rejoinGuard?.fresh ?? null;
+  }
+
+  /** The Ready that lifted the guard is durable. */
+  liftRejoinGuard(): void {
+    if (this.rejoinGuard === null) return;
+    const why = this.newEnsembleConfirmed ? 'rejoin guard lifted: the ensemble is new' : 'caught up after starting empty: votes again';
+    this.rejoinGuard = null;
+    this.rejoinGuardLiftHanded = false;
+    this.newEnsembleConfirmed = false;
+    this.logger.info({ term: this.term, leader: this.leader, lastIndex: this.log.lastIndex() }, why);
+  }
+
+  private lastPosition(): LogPosition {
+    return { index: this.log.lastIndex(), term: this.log.lastTerm() };
+  }
+
   private acceptLeader(from: NodeId): void {
     // Election Safety (thesis §3.4): at most one leader per term.
     assert(this.leader === null || this.leader === from, () => `two leaders in term ${this.term}: ${this.leader} and ${from}`);
@@ -435,7 +519,14 @@ export class Raft {
   // --- sending ---
 
   send(m: Message): void {
-    this.msgs.push(m);
+    this.msgs.push(this.markGuarded(m));
+  }
+
+  /** Answers to a leader say whether they come under the rejoin guard (types.ts GuardedAck). */
+  private markGuarded(m: Message): Message {
+    if (this.rejoinGuard === null) return m;
+    if (m.type === 'appendResponse' || m.type === 'heartbeatResponse' || m.type === 'snapshotResponse') return { ...m, guarded: true };
+    return m;
   }
 
   /**
@@ -446,8 +537,9 @@ export class Raft {
    */
   sendAfterPersist(m: Message): void {
     const seq = this.hasUnhandedSyncWrites() ? this.handedSeq + 1 : this.handedSeq;
-    if (seq <= this.persistedSeq && m.to !== this.id) this.msgs.push(m);
-    else this.held.push({ seq, message: m });
+    const marked = this.markGuarded(m);
+    if (seq <= this.persistedSeq && m.to !== this.id) this.msgs.push(marked);
+    else this.held.push({ seq, message: marked });
   }
 
   /** Any write not handed out yet, a commit index that moved included. */

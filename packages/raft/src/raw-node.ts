@@ -76,12 +76,18 @@ export interface Status {
   /** Index of the log entry that created confState (the snapshot's index if none since). */
   readonly confIndex: number;
   readonly leadTransferee: NodeId | null;
+  /**
+   * While the rejoin guard holds this member's vote back (RaftConfig.rejoinGuard): where a newly
+   * created log ends. Null once lifted.
+   */
+  readonly rejoinGuard: LogPosition | null;
 }
 
 interface WriteRecord {
   readonly seq: number;
   readonly lastEntry: LogPosition | null;
   readonly snapshotIndex: number | null;
+  readonly liftsRejoinGuard: boolean;
 }
 
 export class RawNode {
@@ -123,6 +129,23 @@ export class RawNode {
   peerDisconnected(id: NodeId): void {
     this.checkNoOutstanding('peerDisconnected');
     this.raft.leaderLinkLost(id);
+  }
+
+  /**
+   * The host learned that the ensemble is brand new (RaftConfig.rejoinGuard): a majority of the
+   * voters, counting peers only, hold only the founding entries, and so does this member. Nothing
+   * was ever committed that this member could have forgotten, so it may vote and campaign, and its
+   * rejoin guard lifts with the next Ready. Ignored once this member's own log is past the
+   * founding entries. How the host asks is its own business (the server asks over its peer
+   * links); answers may be stale. The reasoning: a member that acknowledged an entry that was
+   * then committed keeps it (committed entries are never truncated), and a commitment needs a
+   * majority, which meets every majority of peers. This member's own log proves nothing about the
+   * past, as its storage may be the one that was lost: hence peers only, and a brand-new ensemble
+   * of 3 forms once all three founders are up, one of 5 once four are.
+   */
+  confirmNewEnsemble(): void {
+    this.checkNoOutstanding('confirmNewEnsemble');
+    this.raft.confirmNewEnsemble();
   }
 
   /** Starts an election now (tests, scripted scenarios, or an operator's request). */
@@ -195,12 +218,15 @@ export class RawNode {
     const r = this.raft;
     assert(mark.seq <= r.handedSeq, () => `persisted write ${mark.seq} was never handed out (last ${r.handedSeq})`);
     if (mark.seq <= r.persistedSeq) return;
+    let lifted = false;
     while (this.writes.length > 0 && (this.writes[0] as WriteRecord).seq <= mark.seq) {
       const write = this.writes.shift() as WriteRecord;
+      if (write.liftsRejoinGuard) lifted = true;
       if (write.snapshotIndex !== null) r.log.stableSnapshotTo(write.snapshotIndex);
       if (write.lastEntry !== null) r.log.stableTo(write.lastEntry.index, write.lastEntry.term);
     }
     r.persistedSeq = mark.seq;
+    if (lifted) r.liftRejoinGuard();
     r.releaseHeld();
     if (r.role === 'leader') selfPersisted(r);
   }
@@ -227,6 +253,7 @@ export class RawNode {
       r.msgs.length > 0 ||
       r.readStates.length > 0 ||
       r.hasUnhandedWrites() ||
+      r.rejoinGuardLiftDue() ||
       r.log.hasNextCommittedEntries() ||
       !sameSoftState(r.softState(), this.softStateHanded)
     );
@@ -243,13 +270,15 @@ export class RawNode {
     const snapshot = r.log.unhandedSnapshot();
     const entries = r.log.unhandedEntries();
     const chunks = r.pendingChunks.slice();
+    const liftsRejoinGuard = r.rejoinGuardLiftDue();
     // A hard state that only moves the commit index needs no sync of its own (see persistMark).
     const mustSync =
       hard.term !== r.hardStateHanded.term ||
       hard.vote !== r.hardStateHanded.vote ||
       snapshot !== null ||
       entries.length > 0 ||
-      chunks.length > 0;
+      chunks.length > 0 ||
+      liftsRejoinGuard;
     const rd: Ready = {
       softState: sameSoftState(soft, this.softStateHanded) ? null : soft,
       hardState: hardChanged ? hard : null,
@@ -259,6 +288,7 @@ export class RawNode {
       committedEntries: r.log.nextCommittedEntries(r.cfg.maxCommittedBytesPerReady),
       messages: r.msgs.slice(),
       readStates: r.readStates.slice(),
+      liftsRejoinGuard,
       persistMark: mustSync ? { seq: r.handedSeq + 1, lastIndex: r.log.lastIndex(), lastTerm: r.log.lastTerm() } : null,
     };
     this.outstanding = rd;
@@ -287,12 +317,14 @@ export class RawNode {
     }
     r.msgs.splice(0, ready.messages.length);
     r.readStates.splice(0, ready.readStates.length);
+    if (ready.liftsRejoinGuard) r.rejoinGuardLiftHanded = true;
     if (ready.persistMark) {
       r.handedSeq = ready.persistMark.seq;
       this.writes.push({
         seq: ready.persistMark.seq,
         lastEntry: lastEntry ? { index: lastEntry.index, term: lastEntry.term } : null,
         snapshotIndex: ready.snapshot?.index ?? null,
+        liftsRejoinGuard: ready.liftsRejoinGuard,
       });
     }
   }
@@ -315,6 +347,7 @@ export class RawNode {
       confState: r.tracker.confState,
       confIndex: r.confHistory.currentIndex(),
       leadTransferee: r.leadTransferee,
+      rejoinGuard: r.rejoinGuardPosition(),
     };
   }
 

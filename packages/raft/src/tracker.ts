@@ -64,9 +64,12 @@ export class ProgressTracker {
     return new Progress(nextIndex, this.maxInflight, this.maxInflightBytes);
   }
 
-  /** The largest index durably matched by a majority of voters. */
+  /** The largest index durably matched by a majority of voters (guarded ones not counted). */
   committedIndex(): number {
-    return quorumMatchIndex(this.conf.voters, (id) => this.progress.get(id)?.match ?? 0);
+    return quorumMatchIndex(this.conf.voters, (id) => {
+      const pr = this.progress.get(id);
+      return pr === undefined || pr.guarded ? 0 : pr.match;
+    });
   }
 
   recordVote(id: NodeId, granted: boolean): void {
@@ -81,9 +84,12 @@ export class ProgressTracker {
     this.votes.clear();
   }
 
-  /** Whether a majority of voters were heard from since the last check (self counts). */
+  /** Whether a majority of voters were heard from since the last check (self counts, guarded ones do not). */
   quorumActive(self: NodeId): boolean {
-    return hasQuorum(this.conf.voters, (id) => id === self || this.progress.get(id)?.recentActive === true);
+    return hasQuorum(this.conf.voters, (id) => {
+      const pr = this.progress.get(id);
+      return id === self || (pr !== undefined && pr.recentActive && !pr.guarded);
+    });
   }
 
   forEachPeer(self: NodeId, visit: (id: NodeId, progress: Progress) => void): void {

@@ -153,9 +153,24 @@ export interface AppendRequest extends MessageBase {
   readonly entries: readonly Entry[];
   /** Leader's commit index. */
   readonly commit: number;
+  /**
+   * Leader's last log index when it sent this. A follower under the rejoin guard waits for an
+   * entry past what its leader held at first contact to commit (rejoin-guard.ts).
+   */
+  readonly leaderLastIndex: number;
 }
 
-export interface AppendResponse extends MessageBase {
+/**
+ * Sent by a follower under the rejoin guard (rejoin-guard.ts): its storage started empty, so it
+ * may have forgotten a newer term than the leader's. The leader uses its answers to catch it up
+ * but counts them toward no quorum — commitment, ReadIndex, lease, check-quorum — or a stale
+ * leader could regain a majority through the member that forgot the newer term.
+ */
+export interface GuardedAck {
+  readonly guarded?: boolean;
+}
+
+export interface AppendResponse extends MessageBase, GuardedAck {
   readonly type: 'appendResponse';
   readonly reject: boolean;
   /**
@@ -188,7 +203,7 @@ export interface HeartbeatRequest extends MessageBase {
   readonly tick: number;
 }
 
-export interface HeartbeatResponse extends MessageBase {
+export interface HeartbeatResponse extends MessageBase, GuardedAck {
   readonly type: 'heartbeatResponse';
   readonly context: Uint8Array | null;
   readonly tick: number;
@@ -211,7 +226,7 @@ export interface SnapshotRequest extends MessageBase, SnapshotChunk {
  * from `nextOffset` (a gap, or the receiver restarted). Completion is reported with an
  * AppendResponse accepting `snapshotIndex`.
  */
-export interface SnapshotResponse extends MessageBase {
+export interface SnapshotResponse extends MessageBase, GuardedAck {
   readonly type: 'snapshotResponse';
   readonly snapshotIndex: number;
   readonly nextOffset: number;
@@ -326,6 +341,12 @@ export interface Ready {
   readonly messages: readonly Message[];
   /** ReadIndex results; serve each once the applied index reaches its index. */
   readonly readStates: readonly ReadState[];
+  /**
+   * This Ready's writes complete what the rejoin guard waits for (rejoin-guard.ts): record
+   * durably, with or after them (never before), that the member no longer starts guarded, so that
+   * the next start passes rejoinGuard: null. The core lifts the guard at onPersisted.
+   */
+  readonly liftsRejoinGuard: boolean;
   /**
    * Token for onPersisted; null when this Ready has nothing that must be synced: no writes, or
    * only a hard state that differs from the last one handed out in its commit index alone. Such

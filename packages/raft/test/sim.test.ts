@@ -31,7 +31,16 @@ describe('raft simulator', () => {
 
   it(`keeps every safety property and converges after healing, seeds ${firstSeed}..${firstSeed + seedCount - 1}`, () => {
     const failures: SimulationResult[] = [];
-    const totals = { elections: 0, writesAcked: 0, readsChecked: 0, snapshotsInstalled: 0, confChanges: 0, transfers: 0, crashes: 0 };
+    const totals = {
+      elections: 0,
+      writesAcked: 0,
+      readsChecked: 0,
+      snapshotsInstalled: 0,
+      confChanges: 0,
+      transfers: 0,
+      crashes: 0,
+      wipes: 0,
+    };
     for (let seed = firstSeed; seed < firstSeed + seedCount; seed++) {
       const result = runSimulation(seed);
       for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result.stats[key];
@@ -47,6 +56,7 @@ describe('raft simulator', () => {
     expect(totals.confChanges).toBeGreaterThan(seedCount);
     expect(totals.transfers).toBeGreaterThan(seedCount);
     expect(totals.crashes).toBeGreaterThan(seedCount);
+    expect(totals.wipes).toBeGreaterThan(seedCount / 10);
   }, 120_000);
 
   it('replays a seed exactly', () => {

@@ -11,6 +11,7 @@ import { SafetyChecker } from './checker.js';
 import { SimMember, type MemberHooks, type RaftTuning } from './member.js';
 import { SimNetwork } from './network.js';
 import { EventQueue } from './event-queue.js';
+import { foundingProbe } from './founding-probe.js';
 import { encodeWrite } from './state-machine.js';
 import type { ProposeResult } from '../leader.js';
 import type { RequestResult } from '../raw-node.js';
@@ -60,6 +61,7 @@ export interface ClusterStats {
   writesAcked: number;
   readsServed: number;
   crashes: number;
+  wipes: number;
   snapshotsInstalled: number;
   confChanges: number;
   transfers: number;
@@ -79,6 +81,7 @@ export class SimCluster {
     writesAcked: 0,
     readsServed: 0,
     crashes: 0,
+    wipes: 0,
     snapshotsInstalled: 0,
     confChanges: 0,
     transfers: 0,
@@ -155,6 +158,16 @@ export class SimCluster {
       const at = this.nowMs + this.network.faults.minDelayMs + this.random.nextFloat() * this.network.faults.maxDelayMs;
       this.queue.push(at, { kind: 'linkLost', id: other.id, incarnation: other.incarnation, peer: id });
     }
+  }
+
+  /**
+   * A crashed founding member loses its storage, as when its data directory is wiped; it
+   * bootstraps afresh, under the rejoin guard, and restarts later like any crashed member.
+   */
+  wipe(id: NodeId): void {
+    this.crash(id);
+    this.member(id).wipe(this.options.voters);
+    this.stats.wipes++;
   }
 
   // --- client operations ---
@@ -245,6 +258,7 @@ export class SimCluster {
         if (!m.running || m.incarnation !== event.incarnation) return;
         this.queue.push(this.nowMs + (this.tickPeriodMs.get(event.id) as number), event);
         (m.node as NonNullable<SimMember['node']>).tick();
+        this.askWhetherNew(m);
         this.afterEvent(m);
         return;
       }
@@ -270,6 +284,12 @@ export class SimCluster {
         return;
       }
     }
+  }
+
+  /** The host of a guarded member asks its peers whether the ensemble is new (founding-probe.ts). */
+  private askWhetherNew(m: SimMember): void {
+    if (m.node?.status().rejoinGuard === null) return;
+    if (foundingProbe(m, this.members, (id) => !this.network.isBlocked(m.id, id))) m.node?.confirmNewEnsemble();
   }
 
   /** Runs the member's host loop and checks what the event changed. */

@@ -10,7 +10,18 @@ import { createMemoryStorage, type MemoryStorage } from '../memory-storage.js';
 import { SeededRandom } from '../random.js';
 import type { RaftConfig } from '../config.js';
 import { RawNode } from '../raw-node.js';
-import type { Entry, HardState, Message, NodeId, PersistMark, ReadState, SnapshotChunk, SnapshotMeta, SoftState } from '../types.js';
+import type {
+  Entry,
+  HardState,
+  LogPosition,
+  Message,
+  NodeId,
+  PersistMark,
+  ReadState,
+  SnapshotChunk,
+  SnapshotMeta,
+  SoftState,
+} from '../types.js';
 import { CounterStateMachine } from './state-machine.js';
 
 export type RaftTuning = Omit<RaftConfig, 'id' | 'storage' | 'random' | 'logger' | 'applied'>;
@@ -38,6 +49,7 @@ interface PendingWrite {
   readonly chunks: readonly SnapshotChunk[];
   readonly snapshot: SnapshotMeta | null;
   readonly entries: readonly Entry[];
+  readonly liftsRejoinGuard: boolean;
 }
 
 /** What the member reports to its cluster while it runs. */
@@ -53,7 +65,12 @@ export interface MemberHooks {
 }
 
 export class SimMember {
-  readonly storage: MemoryStorage = createMemoryStorage();
+  storage: MemoryStorage = createMemoryStorage();
+  /**
+   * Durable, like the storage: the rejoin guard position a member started with empty storage
+   * keeps until a Ready lifts it (RaftConfig.rejoinGuard; the server keeps it in its database).
+   */
+  rejoinGuard: LogPosition | null = null;
   node: RawNode | null = null;
   sm: CounterStateMachine | null = null;
   /** Bumped on every start, so events scheduled for an earlier life are ignored. */
@@ -88,11 +105,22 @@ export class SimMember {
     return this.node !== null;
   }
 
-  /** Writes the founding configuration (every founding member does the same). */
+  /**
+   * Writes the founding configuration (every founding member does the same), as a member whose
+   * storage was just created: it starts under the rejoin guard.
+   */
   bootstrap(voters: readonly NodeId[]): void {
     const { entries, hardState } = bootstrapEntries(voters);
     this.storage.log.append(entries);
     this.storage.stable.saveHardState(hardState);
+    this.rejoinGuard = { index: this.storage.log.lastIndex(), term: hardState.term };
+  }
+
+  /** Loses the storage of a crashed member (a wiped data directory); it bootstraps afresh. */
+  wipe(voters: readonly NodeId[]): void {
+    assert(this.node === null, `member ${this.id} must be down to be wiped`);
+    this.storage = createMemoryStorage();
+    this.bootstrap(voters);
   }
 
   start(seed: number): void {
@@ -109,6 +137,7 @@ export class SimMember {
       random: new SeededRandom(seed),
       logger: this.logger,
       applied: snapshot.index,
+      rejoinGuard: this.rejoinGuard,
     });
   }
 
@@ -142,6 +171,7 @@ export class SimMember {
             chunks: rd.snapshotChunks,
             snapshot: rd.snapshot,
             entries: rd.entries,
+            liftsRejoinGuard: rd.liftsRejoinGuard,
           }
         : null;
       for (const chunk of rd.snapshotChunks) this.mirrorChunk(chunk);
@@ -204,6 +234,7 @@ export class SimMember {
     }
     log.append(write.entries);
     if (write.hardState) stable.saveHardState(write.hardState);
+    if (write.liftsRejoinGuard) this.rejoinGuard = null;
   }
 
   private mirrorChunk(chunk: SnapshotChunk): void {

@@ -18,6 +18,9 @@
 //   partition <ids> | <ids>            block links between the two sides; heal lifts all
 //   link-lost <id> <peer>              the host of <id> saw its connection to <peer> close
 //   crash <id> / restart <id>          lose volatile state and unpersisted writes / start again
+//   wipe <id>                          a crashed member loses its storage (restart bootstraps it)
+//   probe <id>                         the member's host asks its peers whether the ensemble is new
+//                                      (founding-probe.ts); `cluster` does this for every founder
 //   async-writes <id> on|off           hold this member's writes until `persist`
 //   persist <id>                       complete the member's pending writes
 //   snapshot <id> [keep=0]             snapshot at the applied index, compact the log behind it
@@ -28,6 +31,7 @@ import { decodeConfChange, formatConfState } from '../conf-change.js';
 import { formatLogLine, type LogFields, type Logger, type LogLine } from '../logger.js';
 import { SeededRandom } from '../random.js';
 import type { ConfChangeType, Entry, Message, NodeId } from '../types.js';
+import { foundingProbe } from './founding-probe.js';
 import { SimMember, type MemberHooks, type RaftTuning } from './member.js';
 import { decodeWrite } from './state-machine.js';
 
@@ -53,6 +57,7 @@ function parseArgs(words: readonly string[]): Args {
 
 export class ScriptEnv {
   private readonly members = new Map<NodeId, SimMember>();
+  private voters: NodeId[] = [];
   private queue: Message[] = [];
   private readonly blocked = new Set<string>();
   private out: string[] = [];
@@ -123,6 +128,12 @@ export class ScriptEnv {
       case 'crash':
         this.member(this.id(args, 0)).crash();
         break;
+      case 'wipe':
+        this.member(this.id(args, 0)).wipe(this.voters);
+        break;
+      case 'probe':
+        this.probe(this.id(args, 0));
+        break;
       case 'restart':
         this.member(this.id(args, 0)).start(this.id(args, 0));
         this.processAll();
@@ -164,6 +175,7 @@ export class ScriptEnv {
     const bool = (key: string, fallback: boolean): boolean => (args.named.has(key) ? args.named.get(key) === 'true' : fallback);
     const num = (key: string, fallback: number): number => Number(args.named.get(key) ?? fallback);
     const voters = ids('voters');
+    this.voters = voters;
     const tuning: RaftTuning = {
       electionTimeoutTicks: num('election', 10),
       heartbeatIntervalTicks: num('heartbeat', 1),
@@ -194,7 +206,17 @@ export class ScriptEnv {
       // Spares start too, with empty storage, as a server would when told to join.
       member.start(id);
     }
+    // The founders' hosts find each other fresh at start-up, as the server's do.
+    for (const id of voters) this.probe(id);
     this.processAll();
+  }
+
+  private probe(id: NodeId): void {
+    const member = this.member(id);
+    const confirmed = foundingProbe(member, this.members, (peer) => !this.blocked.has(`${id}>${peer}`));
+    this.out.push(`${id}: founding probe ${confirmed ? 'confirms a new ensemble' : 'does not confirm'}`);
+    if (confirmed) member.node?.confirmNewEnsemble();
+    member.process(0, this.hooks);
   }
 
   // --- running ---

@@ -15,6 +15,8 @@ export interface SimulationOptions {
   readonly healBudgetMs?: number;
   /** Capture debug log lines for the failure report. Default false (faster). */
   readonly captureLogs?: boolean;
+  /** Log lines kept in logTail when captureLogs. Default 60. */
+  readonly logTailLines?: number;
 }
 
 export interface SimulationResult {
@@ -127,7 +129,7 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
       maxCommitted: cluster.checker.maxCommitted,
       checks: cluster.checker.checks,
     },
-    logTail: cluster.logTail(60),
+    logTail: cluster.logTail(options.logTailLines ?? 60),
   };
 }
 
@@ -144,7 +146,9 @@ function randomAction(cluster: SimCluster, r: SeededRandom, s: Scenario): void {
     // Leaders hold the most unpersisted state (thesis §10.2.1 overlap): crash them often.
     const leader = cluster.leader();
     const victim = leader !== null && r.chance(0.5) ? leader.id : r.pick(s.universe);
-    if (cluster.member(victim).running) cluster.crash(victim);
+    if (!cluster.member(victim).running) return;
+    if (r.chance(0.2) && mayWipe(cluster, victim)) cluster.wipe(victim);
+    else cluster.crash(victim);
   } else if (roll < 0.76) {
     const down = s.universe.filter((id) => !cluster.member(id).running && hasState(cluster, id));
     if (down.length > 0) cluster.start(r.pick(down));
@@ -163,6 +167,17 @@ function randomAction(cluster: SimCluster, r: SeededRandom, s: Scenario): void {
   } else if (roll < 0.95) {
     cluster.network.faults = r.chance(0.5) ? CALM_NETWORK : s.faults;
   }
+}
+
+/**
+ * Whether wiping `id` stays within the faults Raft tolerates: it is a founder (a wiped member
+ * bootstraps with the founding configuration), and every other member still has the storage
+ * it was caught up with — losing two members' storage is losing a quorum's memory.
+ */
+function mayWipe(cluster: SimCluster, id: NodeId): boolean {
+  if (!cluster.options.voters.includes(id)) return false;
+  for (const m of cluster.members.values()) if (m.id !== id && m.rejoinGuard !== null) return false;
+  return true;
 }
 
 /** Members that ever ran (spares that never joined have nothing to restart). */

@@ -1,0 +1,36 @@
+// How the simulated hosts tell a brand-new ensemble from one a member rejoins with lost storage
+// (RawNode.confirmNewEnsemble): the server's rule, with instant answers from the peers the
+// network lets the asking member reach.
+
+import type { LogPosition, NodeId } from '../types.js';
+import type { SimMember } from './member.js';
+
+function holdsOnlyFounding(member: SimMember, fresh: LogPosition): boolean {
+  const node = member.node;
+  if (node === null) return false;
+  const lastIndex = node.status().lastIndex;
+  const lastTerm = node.logTerm(lastIndex) ?? 0;
+  return lastTerm < fresh.term || (lastTerm === fresh.term && lastIndex <= fresh.index);
+}
+
+/**
+ * Whether guarded member `m` may confirm that its ensemble is new: its own log holds only the
+ * founding entries, a majority of the voters among its reachable peers alone say the same of
+ * theirs (its own storage may be the one that was lost, so it proves nothing), and no reachable
+ * peer has moved past them.
+ */
+export function foundingProbe(m: SimMember, peers: ReadonlyMap<NodeId, SimMember>, reachable: (id: NodeId) => boolean): boolean {
+  const node = m.node;
+  if (node === null) return false;
+  const status = node.status();
+  const fresh = status.rejoinGuard;
+  if (fresh === null || !holdsOnlyFounding(m, fresh)) return false;
+  let count = 0;
+  for (const id of status.confState.voters) {
+    const peer = peers.get(id);
+    if (id === m.id || peer === undefined || !peer.running || !reachable(id)) continue;
+    if (!holdsOnlyFounding(peer, fresh)) return false;
+    count++;
+  }
+  return count > status.confState.voters.length / 2;
+}
