@@ -268,9 +268,14 @@ export class WatchRegistry {
  * Splits the watched paths into setWatches requests of at most about `budgetBytes` each, as
  * ZooKeeper does (a client with many watches would otherwise exceed the frame limit). Paths
  * must already carry the chroot. No request when nothing is watched.
+ *
+ * Persistent watches go first. Every event reaches every local watch on its path, and the
+ * one-shot events a member makes up carry its current zxid: in a request before the replay of
+ * a persistent watch they would move that watch's dedupe floor past the replayed changes,
+ * which would then be dropped as repeats.
  */
 export function setWatchesChunks(lastZxid: number, lists: Omit<SetWatchesArgs, 'lastZxid'>, budgetBytes: number): SetWatchesArgs[] {
-  const kinds = ['data', 'exist', 'child', 'persistent', 'persistentRecursive'] as const;
+  const kinds = ['persistent', 'persistentRecursive', 'data', 'exist', 'child'] as const;
   const empty = (): SetWatchesArgs => ({ lastZxid, data: [], exist: [], child: [], persistent: [], persistentRecursive: [] });
   const chunks: SetWatchesArgs[] = [];
   let chunk = empty();

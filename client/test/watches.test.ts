@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BadArgumentsError, ClosedError, NoWatcherError, SessionExpiredError, WatcherType } from '../src/index.js';
+import { setWatchesChunks } from '../src/watches.js';
 import type { ArborClient, PersistentWatch, PersistentWatchEvent, WatchEvent } from '../src/index.js';
 import type { FakeEnsemble } from './helpers/fake-ensemble.js';
 import { advanceUntil, connected, flush, until } from './helpers/harness.js';
@@ -119,6 +120,36 @@ describe('watches', () => {
       await client.create('/c/k');
       expect((await exist.changed).type).toBe('NodeCreated');
       expect((await child.changed).type).toBe('NodeChildrenChanged');
+    });
+
+    it('split over several setWatches requests, re-registers the persistent watches first', () => {
+      const lists = {
+        data: ['/d1', '/d2'],
+        exist: ['/e1'],
+        child: ['/c1'],
+        persistent: ['/p1', '/p2'],
+        persistentRecursive: ['/r1'],
+      };
+      // Room for one path per request.
+      const chunks = setWatchesChunks(7, lists, 20);
+      expect(chunks.every((c) => c.lastZxid === 7)).toBe(true);
+      const order = chunks.flatMap((c) =>
+        (['persistent', 'persistentRecursive', 'data', 'exist', 'child'] as const).flatMap((kind) => c[kind].map((p) => `${kind} ${p}`)),
+      );
+      expect(order).toEqual([
+        'persistent /p1',
+        'persistent /p2',
+        'persistentRecursive /r1',
+        'data /d1',
+        'data /d2',
+        'exist /e1',
+        'child /c1',
+      ]);
+      expect(chunks.length).toBeGreaterThan(1);
+      // Every one-shot watch comes in a request after the last one holding a persistent watch.
+      const lastPersistent = chunks.findLastIndex((c) => c.persistent.length + c.persistentRecursive.length > 0);
+      const firstOneShot = chunks.findIndex((c) => c.data.length + c.exist.length + c.child.length > 0);
+      expect(firstOneShot).toBeGreaterThanOrEqual(lastPersistent);
     });
 
     it('sends no setWatches when nothing is watched', async () => {

@@ -128,14 +128,13 @@ export class ChangeWindow {
    */
   since(zxid: number, filter: ReplayFilter): ReplayResult {
     if (zxid < this.floor) return { truncated: true, floorZxid: this.floor };
-    const persistent = new Set(filter.persistent ?? []);
-    const recursive = new RecursiveMatcher(filter.persistentRecursive ?? []);
+    const matcher = new ReplayMatcher(filter);
     const triggers: WatchTrigger[] = [];
-    if (persistent.size === 0 && recursive.size === 0) return { truncated: false, triggers };
+    if (matcher.empty) return { truncated: false, triggers };
     for (let i = this.firstAbove(zxid); i < this.items.length; i++) {
       const trigger = this.items[i];
       assert(trigger !== undefined, 'window index out of range');
-      if (persistent.has(trigger.path) || (recursive.size > 0 && recursive.matches(trigger))) triggers.push(trigger);
+      if (matcher.matches(trigger)) triggers.push(trigger);
     }
     return { truncated: false, triggers };
   }
@@ -174,6 +173,28 @@ export class ChangeWindow {
 
 function triggerBytes(trigger: WatchTrigger): number {
   return TRIGGER_OVERHEAD_BYTES + 2 * trigger.path.length;
+}
+
+/**
+ * Whether a change is one that a filter's persistent watches hear: the rule {@link ChangeWindow.since}
+ * replays by, and the one the client routes events to its persistent watches by.
+ */
+export class ReplayMatcher {
+  private readonly persistent: ReadonlySet<string>;
+  private readonly recursive: RecursiveMatcher;
+
+  constructor(filter: ReplayFilter) {
+    this.persistent = new Set(filter.persistent ?? []);
+    this.recursive = new RecursiveMatcher(filter.persistentRecursive ?? []);
+  }
+
+  get empty(): boolean {
+    return this.persistent.size === 0 && this.recursive.size === 0;
+  }
+
+  matches(trigger: WatchTrigger): boolean {
+    return this.persistent.has(trigger.path) || (this.recursive.size > 0 && this.recursive.matches(trigger));
+  }
 }
 
 /** Below this many recursive watches, comparing prefixes beats walking the trigger's ancestors. */

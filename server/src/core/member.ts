@@ -27,7 +27,7 @@ import {
 import type { ZnodeTree } from '@arbor/tree';
 import { snapshotChunks, type Txn, type TxnOp, type TxnResult } from '@arbor/tree';
 import type { ClientLink, ClientService } from './client-port.js';
-import { ChangeWindow, reregisterOneShot } from './change-window.js';
+import { ChangeWindow, ReplayMatcher, reregisterOneShot } from './change-window.js';
 import { decodeLogEntry, encodeLogEntry, type StampedTxn } from './log-entry.js';
 import { ReplyOrder } from './reply-order.js';
 import { LivenessBatcher, SessionTracker, negotiateTimeoutMs } from './session-tracker.js';
@@ -1058,19 +1058,32 @@ export class Member implements ClientService {
     const frames: ServerFrame[] = [];
     const lastZxid = Math.min(args.lastZxid, this.appliedIndex);
     const oneShot = reregisterOneShot(args, (path) => this.tree.exists(path) ?? undefined, this.appliedIndex);
-    for (const ev of oneShot.events) frames.push({ xid: XID_WATCH_EVENT, zxid: ev.zxid, type: ev.type, path: ev.path });
     for (const w of oneShot.arm) this.watches.add(conn.link.id, w.path, w.kind);
     for (const p of args.persistent) this.watches.add(conn.link.id, p, 'persistent');
     for (const p of args.persistentRecursive) this.watches.add(conn.link.id, p, 'persistentRecursive');
+    // The client routes every event to all its watches on the path, one-shot and persistent. A
+    // one-shot event made up here carries the applied zxid, not the change's: sent before the
+    // replay it would go out of zxid order (and the client would drop the older replayed events
+    // as repeats), and sent to a persistent watch that the replay already told of the change it
+    // would be a second report. So the replay goes first, and a made-up event that the replay's
+    // watches would hear is left out: the replayed change it stands for fires the one-shot
+    // watch too (a data watch on NodeDataChanged/NodeDeleted, an exist watch on NodeCreated…).
+    let replayed: ReplayMatcher | null = null;
     if (args.persistent.length + args.persistentRecursive.length > 0) {
-      const replay = this.window.since(lastZxid, { persistent: args.persistent, persistentRecursive: args.persistentRecursive });
+      const filter = { persistent: args.persistent, persistentRecursive: args.persistentRecursive };
+      const replay = this.window.since(lastZxid, filter);
       if (replay.truncated) {
         for (const path of [...args.persistent, ...args.persistentRecursive]) {
           frames.push({ xid: XID_NOTICE, notice: 'watchResync', path, zxid: this.appliedIndex });
         }
       } else {
         for (const t of replay.triggers) frames.push({ xid: XID_WATCH_EVENT, zxid: t.zxid, type: t.type, path: t.path });
+        replayed = new ReplayMatcher(filter);
       }
+    }
+    for (const ev of oneShot.events) {
+      if (replayed?.matches(ev) === true) continue;
+      frames.push({ xid: XID_WATCH_EVENT, zxid: ev.zxid, type: ev.type, path: ev.path });
     }
     frames.push(this.ok(xid, {}));
     return frames;

@@ -3,7 +3,16 @@
 // no timers, no disk, fully deterministic. The real-process counterpart is test/e2e.
 
 import { describe, expect, it } from 'vitest';
-import { CreateMode, ErrorCode, PROTOCOL_VERSION, type DecodedRequest, type ServerFrame } from '@arbor/protocol';
+import {
+  CreateMode,
+  ErrorCode,
+  EventType,
+  Ops,
+  PROTOCOL_VERSION,
+  XID_WATCH_EVENT,
+  type DecodedRequest,
+  type ServerFrame,
+} from '@arbor/protocol';
 import { SeededRandom, bootstrapEntries, createMemoryStorage, type MemoryStorage, type NodeId } from '@arbor/raft';
 import { ZnodeTree, restoreFromChunksSync } from '@arbor/tree';
 import type { ClientLink } from '../../src/core/client-port.js';
@@ -357,6 +366,78 @@ describe('the member core in a simulated 3-member ensemble', () => {
     await sim.run(60, () => [...sim.members.values()].every((m) => m.tree.exists('/eph') === null));
     expect(link.frames.some((f) => 'notice' in f && f.notice === 'sessionExpired')).toBe(true);
     expect(link.closed).not.toBeNull();
+  });
+
+  it('setWatches with one-shot and persistent watches: the replay in zxid order, each change once, then the one-shot events it does not cover', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { link, sessionId } = await openSession(sim, leader);
+    const write = async (req: DecodedRequest): Promise<void> => {
+      const answered = link.responses().length;
+      leader.onRequest(link, req);
+      await sim.run(20, () => link.responses().length === answered + 1);
+      expect(link.responses().at(-1)?.err).toBe(0);
+    };
+    const setData = (xid: number, path: string) =>
+      ({ xid, op: Ops.setData.code, name: 'setData', requestId: xid, args: { path, data: null, version: -1 } }) as DecodedRequest;
+    await write(createReq(1, 1, '/mix'));
+    await write(createReq(2, 2, '/mix/cfg'));
+    await write(createReq(3, 3, '/mix/doomed'));
+    const lastZxid = leader.appliedIndex;
+    // Missed by the client: each would fire one of its one-shot watches, and its recursive watch.
+    await write(setData(4, '/mix/cfg'));
+    await write(createReq(5, 5, '/mix/later'));
+    await write(setData(6, '/mix/cfg'));
+    await write({
+      xid: 7,
+      op: Ops.delete.code,
+      name: 'delete',
+      requestId: 7,
+      args: { path: '/mix/doomed', version: -1 },
+    } as DecodedRequest);
+    const missed = leader.appliedIndex;
+
+    const password = (link.frames[0] as { password: Uint8Array }).password;
+    const again = sim.link();
+    leader.onConnect(again, {
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId,
+      password,
+      timeoutMs: 4_000,
+      lastZxid,
+      readOnly: false,
+      auth: [],
+    });
+    await sim.run(20, () => again.frames.length > 0);
+    leader.onRequest(again, {
+      xid: 8,
+      op: Ops.setWatches.code,
+      name: 'setWatches',
+      args: {
+        lastZxid,
+        data: ['/mix/cfg', '/mix/doomed'],
+        exist: ['/mix/later'],
+        child: ['/mix'],
+        persistent: [],
+        persistentRecursive: ['/mix'],
+      },
+    } as DecodedRequest);
+    await sim.run(5, () => again.responses().length === 1);
+    const events = again.frames
+      .filter((f) => 'xid' in f && f.xid === XID_WATCH_EVENT)
+      .map((f) => f as { zxid: number; type: number; path: string })
+      .map((e) => [e.zxid, e.type, e.path]);
+    expect(events).toEqual([
+      // The replay, with the changes' own zxids: the client fires its one-shot watches from these.
+      [lastZxid + 1, EventType.NodeDataChanged, '/mix/cfg'],
+      [lastZxid + 2, EventType.NodeCreated, '/mix/later'],
+      [lastZxid + 3, EventType.NodeDataChanged, '/mix/cfg'],
+      [lastZxid + 4, EventType.NodeDeleted, '/mix/doomed'],
+      // A recursive watch hears no NodeChildrenChanged: the child watch's event is sent, last.
+      [missed, EventType.NodeChildrenChanged, '/mix'],
+    ]);
+    expect(again.frames.at(-1)).toMatchObject({ xid: 8, err: 0 });
   });
 
   it('refuses a reconnect with a wrong password and one to an unknown session', async () => {
