@@ -487,7 +487,7 @@ export class Raft {
       return;
     }
     this.newEnsembleConfirmed = true;
-    this.logger.info({ term: this.term }, 'a majority holds only the founding entries: a new ensemble, nothing to rejoin');
+    this.logger.info({ term: this.term }, 'the peers hold only the founding entries: a new ensemble, nothing to rejoin');
   }
 
   /** Where a newly created log ends, while the rejoin guard holds; null once lifted. */

@@ -132,14 +132,14 @@ export class RawNode {
   }
 
   /**
-   * The host learned that the ensemble is brand new (RaftConfig.rejoinGuard): a majority of the
-   * voters, counting peers only, hold only the founding entries, and so does this member. Nothing
+   * The host learned that the ensemble is brand new (RaftConfig.rejoinGuard): enough peers to meet
+   * every majority hold only the founding entries, and so does this member. Nothing
    * was ever committed that this member could have forgotten, so it may vote and campaign, and its
    * rejoin guard lifts with the next Ready. Ignored once this member's own log is past the
    * founding entries. How the host asks is its own business (the server asks over its peer
    * links); answers may be stale. The reasoning: a member that acknowledged an entry that was
    * then committed keeps it (committed entries are never truncated), and a commitment needs a
-   * majority, which meets every majority of peers. This member's own log proves nothing about the
+   * majority, which those peers meet. This member's own log proves nothing about the
    * past, as its storage may be the one that was lost: hence peers only, and a brand-new ensemble
    * of 3 forms once all three founders are up, one of 5 once four are.
    */

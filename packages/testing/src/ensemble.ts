@@ -40,6 +40,8 @@ export interface StatusView {
   digest: string;
   /** The last snapshot the member saved since it started, or null. */
   lastSnapshot: SnapshotReport | null;
+  /** Its storage started empty and no leader has caught it up yet (docs/operations.md). */
+  rejoinGuarded: boolean;
 }
 
 export interface EnsembleOptions {

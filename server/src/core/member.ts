@@ -17,6 +17,7 @@ import {
 import {
   RawNode,
   type Entry,
+  type LogPosition,
   type Message,
   type NodeId,
   type RaftStorage,
@@ -28,6 +29,7 @@ import type { ZnodeTree } from '@arbor/tree';
 import { snapshotChunks, type Txn, type TxnOp, type TxnResult } from '@arbor/tree';
 import type { ClientLink, ClientService } from './client-port.js';
 import { ChangeWindow, ReplayMatcher, reregisterOneShot } from './change-window.js';
+import { FOUNDING_PROBE_EVERY_TICKS, FoundingProbe, answerFoundingQuestion, type FoundingEnvelope } from './founding-probe.js';
 import { decodeLogEntry, encodeLogEntry, type StampedTxn } from './log-entry.js';
 import { ReplyOrder } from './reply-order.js';
 import { LivenessBatcher, SessionTracker, negotiateTimeoutMs } from './session-tracker.js';
@@ -117,6 +119,12 @@ export interface MemberOptions {
   snapshotSliceMs?: number;
   /** Entries kept behind a snapshot when compacting, so slightly lagging followers need no snapshot. */
   compactKeepEntries?: number;
+  /**
+   * The storage was created empty and no leader has caught it up since (RaftConfig.rejoinGuard):
+   * the founding log position. Until lifted the member asks its peers whether the ensemble is new
+   * (founding-probe.ts).
+   */
+  rejoinGuard?: LogPosition | null;
   logger?: MemberLogger;
 }
 
@@ -134,7 +142,8 @@ export type PeerEnvelope =
   /** Session ids that showed life on a follower. */
   | { k: 'live'; seq: number; ids: number[] }
   /** The leader touched the sessions of liveness batch `seq`. */
-  | { k: 'liveAck'; seq: number };
+  | { k: 'liveAck'; seq: number }
+  | FoundingEnvelope;
 
 /** Pings a follower holds while it waits for the leader's acknowledgement (all connections). */
 const PINGS_WAITING_MAX = 10_000;
@@ -223,6 +232,8 @@ export class Member implements ClientService {
   private readonly expiring = new Set<number>();
   private readonly liveBatches = new Map<number, { sentMs: number; ids: number[] }>();
   private readonly confirmedDeadline = new Map<number, number>();
+  /** Set while the rejoin guard holds (MemberOptions.rejoinGuard). */
+  private foundingProbe: FoundingProbe | null;
   /**
    * Pings a follower answers once the leader has acknowledged the liveness batch that carries
    * them (`batchSeq`), so that the remaining time each reply reports counts from this very ping.
@@ -279,7 +290,9 @@ export class Member implements ClientService {
       applied: options.appliedIndex,
       electionTimeoutTicks: options.electionTicks,
       heartbeatIntervalTicks: options.heartbeatTicks,
+      rejoinGuard: options.rejoinGuard ?? null,
     });
+    this.foundingProbe = options.rejoinGuard ? new FoundingProbe(options.id, options.rejoinGuard) : null;
     this.sessionCounter = Math.floor(host.wallMs()) % 2 ** 28;
   }
 
@@ -309,6 +322,7 @@ export class Member implements ClientService {
     if (this.stopped) return;
     this.ticks++;
     this.node.tick();
+    this.probeFounding();
     const now = this.host.nowMs();
     if (this.isLeader) {
       if (this.waitingPings.length > 0) this.answerWaitingPings(Infinity);
@@ -332,6 +346,24 @@ export class Member implements ClientService {
     this.retryStalled();
     this.expireHandshakes();
     this.process();
+  }
+
+  /** While the rejoin guard holds: ask the peers whether the ensemble is new (founding-probe.ts). */
+  private probeFounding(): void {
+    const probe = this.foundingProbe;
+    if (probe === null) return;
+    const status = this.node.status();
+    if (status.rejoinGuard === null) {
+      this.foundingProbe = null;
+      return;
+    }
+    const voters = status.confState.voters;
+    if (probe.confirmsNew(voters)) {
+      this.node.confirmNewEnsemble();
+      return;
+    }
+    if (this.ticks % FOUNDING_PROBE_EVERY_TICKS !== 0) return;
+    for (const id of voters) if (id !== this.id) this.host.sendPeer(id, [probe.question()]);
   }
 
   onPeerEnvelopes(from: NodeId, envelopes: readonly unknown[]): void {
@@ -364,6 +396,15 @@ export class Member implements ClientService {
           this.answerWaitingPings(env.seq);
           break;
         }
+        case 'foundingQ': {
+          const lastIndex = this.node.status().lastIndex;
+          const answer = answerFoundingQuestion(env, { index: lastIndex, term: this.node.logTerm(lastIndex) ?? 0 });
+          if (answer !== null) this.host.sendPeer(from, [answer]);
+          break;
+        }
+        case 'foundingA':
+          this.foundingProbe?.heard(from, env.onlyFounding);
+          break;
         default:
           break;
       }

@@ -59,6 +59,11 @@ export interface MemberStatus {
   lastZxid: string;
   /** The last snapshot this member saved since it started, or null. */
   lastSnapshot: SnapshotReport | null;
+  /**
+   * Its storage started empty and no leader has caught it up yet (the rejoin guard): it neither
+   * votes nor counts toward any quorum (docs/operations.md).
+   */
+  rejoinGuarded: boolean;
 }
 
 /** Plain numbers for the admin metrics endpoint. */
@@ -115,12 +120,22 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
   });
   const voters = options.members.map((m) => m.id);
   const latest = storage.snapshots.latest();
+  let rejoinGuard = storage.rejoinGuard;
   if (storage.log.lastIndex() === 0 && latest.index === 0) {
-    // A founding member: every founder writes the same configuration entries (bootstrapEntries).
+    // Storage created empty: every founder — and a member whose data directory was lost, which
+    // cannot tell itself from one — writes the same configuration entries (bootstrapEntries),
+    // and starts under the rejoin guard in the same transaction.
     const { entries, hardState } = bootstrapEntries(voters);
+    rejoinGuard = { index: entries.length, term: hardState.term };
+    storage.startRejoinGuard(rejoinGuard);
     storage.persist({ hardState, snapshotChunks: [], snapshot: null, entries, persistMark: null });
     await storage.sync();
-    logger.info({ voters }, 'bootstrapped a new ensemble member');
+    logger.info(
+      { voters },
+      'bootstrapped with empty storage: under the rejoin guard until the ensemble is found new or catches this member up',
+    );
+  } else if (rejoinGuard !== null) {
+    logger.info({ founding: rejoinGuard }, 'storage started empty and was never caught up: under the rejoin guard');
   }
   let tree: ZnodeTree;
   if (latest.index > 0) {
@@ -175,6 +190,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
     sessionTimeoutMinMs: options.sessionTimeoutMinMs,
     sessionTimeoutMaxMs: options.sessionTimeoutMaxMs,
     snapshotEveryEntries: options.snapshotEveryEntries,
+    rejoinGuard,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.changeWindowEntries === undefined ? {} : { changeWindowEntries: options.changeWindowEntries }),
     logger: logger.child({ component: 'member' }),
@@ -248,6 +264,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
         digest: core.tree.digest(),
         lastZxid: String(core.appliedIndex),
         lastSnapshot: core.lastSnapshot,
+        rejoinGuarded: st.rejoinGuard !== null,
       };
     },
     metrics(): MemberMetrics {

@@ -2,6 +2,7 @@
 // (RawNode.confirmNewEnsemble): the server's rule, with instant answers from the peers the
 // network lets the asking member reach.
 
+import { majority } from '../quorum.js';
 import type { LogPosition, NodeId } from '../types.js';
 import type { SimMember } from './member.js';
 
@@ -15,9 +16,9 @@ function holdsOnlyFounding(member: SimMember, fresh: LogPosition): boolean {
 
 /**
  * Whether guarded member `m` may confirm that its ensemble is new: its own log holds only the
- * founding entries, a majority of the voters among its reachable peers alone say the same of
- * theirs (its own storage may be the one that was lost, so it proves nothing), and no reachable
- * peer has moved past them.
+ * founding entries, enough of its reachable peers to meet every majority say the same of theirs
+ * (its own storage may be the one that was lost, so it proves nothing), and no reachable peer has
+ * moved past them.
  */
 export function foundingProbe(m: SimMember, peers: ReadonlyMap<NodeId, SimMember>, reachable: (id: NodeId) => boolean): boolean {
   const node = m.node;
@@ -32,5 +33,7 @@ export function foundingProbe(m: SimMember, peers: ReadonlyMap<NodeId, SimMember
     if (!holdsOnlyFounding(peer, fresh)) return false;
     count++;
   }
-  return count > status.confState.voters.length / 2;
+  // Enough to meet every majority, which may include `m` itself; a lone voter needs none.
+  const voters = status.confState.voters.length;
+  return count >= (voters <= 1 ? 0 : voters - majority(voters) + 1);
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Entry, LogPosition, SnapshotMeta } from '@arbor/raft';
 import { entryChecksum, entryTypeCode } from './checksums.js';
 import type { StoredSnapshot } from './recovery.js';
-import { boundaryRowChecksum, hardStateRowChecksum, snapshotRowChecksum } from './schema.js';
+import { REJOIN_GUARD_KEY, boundaryRowChecksum, hardStateRowChecksum, rejoinGuardChecksum, snapshotRowChecksum } from './schema.js';
 import { pruneSnapshotFiles, removeSnapshotFiles, SnapshotStaging, type SnapshotFileInfo } from './snapshot-files.js';
 import type { BatchTimings, WriteOp } from './worker-protocol.js';
 
@@ -60,6 +60,8 @@ export class BatchWriter {
       insertEntry: db.prepare('INSERT INTO log_entry (log_index, term, type, data, checksum) VALUES (?, ?, ?, ?, ?)'),
       saveHardState: db.prepare('UPDATE hard_state SET term = ?, vote = ?, commit_index = ?, checksum = ? WHERE id = 1'),
       saveBoundary: db.prepare('UPDATE log_boundary SET log_index = ?, term = ?, checksum = ? WHERE id = 1'),
+      saveMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
       saveSnapshot: db.prepare(
         `INSERT OR REPLACE INTO snapshot (id, snapshot_index, term, conf_state, file_name, data_bytes, data_checksum, checksum)
          VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
@@ -139,6 +141,14 @@ export class BatchWriter {
       case 'recordSnapshot':
         if (this.latest === null || op.snapshot.meta.index > this.latest.meta.index) this.recordSnapshot(op.snapshot.meta, op.snapshot);
         else if (op.snapshot.fileName !== this.latest.fileName) unrecorded.push(op.snapshot.fileName);
+        return;
+      case 'rejoinGuard':
+        if (op.fresh === null) {
+          this.statements.deleteMeta.run(REJOIN_GUARD_KEY);
+        } else {
+          const { index, term } = op.fresh;
+          this.statements.saveMeta.run(REJOIN_GUARD_KEY, JSON.stringify({ index, term, checksum: rejoinGuardChecksum(index, term) }));
+        }
         return;
     }
   }

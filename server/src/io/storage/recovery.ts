@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ConfState, Entry, HardState, LogPosition, SnapshotMeta } from '@arbor/raft';
 import { entryChecksum, entryTypeFromCode } from './checksums.js';
 import { StorageCorruptionError } from './errors.js';
-import { boundaryRowChecksum, hardStateRowChecksum, snapshotRowChecksum } from './schema.js';
+import { REJOIN_GUARD_KEY, boundaryRowChecksum, hardStateRowChecksum, rejoinGuardChecksum, snapshotRowChecksum } from './schema.js';
 import { hex, readSnapshotTrailerSync, type SnapshotFileInfo } from './snapshot-files.js';
 
 // Start-up recovery: loads everything the storage keeps and checks it before the member uses any
@@ -23,6 +23,8 @@ export interface RecoveredState {
   /** The entries after the boundary, contiguous, checksums verified. */
   readonly entries: Entry[];
   readonly snapshot: StoredSnapshot | null;
+  /** Set while the storage, created empty, has not been caught up (RaftConfig.rejoinGuard). */
+  readonly rejoinGuard: LogPosition | null;
 }
 
 interface EntryRow {
@@ -39,7 +41,23 @@ export function recoverState(db: Database.Database, dir: string): RecoveredState
   const snapshot = loadSnapshotRecord(db, dir);
   const { boundary, entries } = loadLog(db);
   checkConsistency(hardState, boundary, entries, snapshot);
-  return { hardState, boundary, entries, snapshot };
+  return { hardState, boundary, entries, snapshot, rejoinGuard: loadRejoinGuard(db) };
+}
+
+function loadRejoinGuard(db: Database.Database): LogPosition | null {
+  const value = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(REJOIN_GUARD_KEY) as string | undefined;
+  if (value === undefined) return null;
+  let row: { index?: unknown; term?: unknown; checksum?: unknown } = {};
+  try {
+    row = (JSON.parse(value) as typeof row | null) ?? {};
+  } catch {
+    // Reported below with the value.
+  }
+  const { index, term, checksum } = row;
+  if (typeof index !== 'number' || typeof term !== 'number' || checksum !== rejoinGuardChecksum(index, term)) {
+    throw corrupt(`damaged value ${JSON.stringify(value.slice(0, 80))}`, `meta ${REJOIN_GUARD_KEY}`);
+  }
+  return { index, term };
 }
 
 function corrupt(message: string, location: string, index: number | null = null): StorageCorruptionError {

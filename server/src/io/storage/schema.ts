@@ -64,6 +64,16 @@ export function hardStateRowChecksum(term: number, vote: number | null, commit: 
   return rowChecksum(['hard_state', term, vote, commit]);
 }
 
+/**
+ * The meta row that marks storage created empty and not yet caught up (RaftConfig.rejoinGuard):
+ * its value is the founding log position and a checksum, as JSON. No row: not guarded.
+ */
+export const REJOIN_GUARD_KEY = 'rejoin_guard';
+
+export function rejoinGuardChecksum(index: number, term: number): number {
+  return rowChecksum([REJOIN_GUARD_KEY, index, term]);
+}
+
 export function boundaryRowChecksum(index: number, term: number): number {
   return rowChecksum(['log_boundary', index, term]);
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import type { PersistMark, RaftStorage, Ready, SnapshotMeta } from '@arbor/raft';
+import type { LogPosition, PersistMark, RaftStorage, Ready, SnapshotMeta } from '@arbor/raft';
 import type { Logger } from '../logger.js';
 import { DataDirError, StorageFatalError } from './errors.js';
 import { GroupCommit, type BatchStats } from './group-commit.js';
@@ -23,7 +23,8 @@ import type { StorageWorkerData } from './storage-worker.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 /** The writes of one Ready, as RawNode.ready() returns them. */
-export type ReadyWrites = Pick<Ready, 'hardState' | 'snapshotChunks' | 'snapshot' | 'entries' | 'persistMark'>;
+export type ReadyWrites = Pick<Ready, 'hardState' | 'snapshotChunks' | 'snapshot' | 'entries' | 'persistMark'> &
+  Partial<Pick<Ready, 'liftsRejoinGuard'>>;
 
 export interface SqliteStorageOptions extends DataDirIdentity {
   /** The member's data directory (created if missing): the database and the snapshot files. */
@@ -97,6 +98,11 @@ export class SqliteStorage implements RaftStorage {
   readonly log: SqliteLogStore;
   readonly stable: SqliteStableStore;
   readonly snapshots: SqliteSnapshotSource;
+  /**
+   * The rejoin guard the storage was opened with (RaftConfig.rejoinGuard): set while it was
+   * created empty and no Ready has lifted it since.
+   */
+  readonly rejoinGuard: LogPosition | null;
 
   private readonly queue: GroupCommit;
   private readonly logger: Logger;
@@ -168,6 +174,7 @@ export class SqliteStorage implements RaftStorage {
     });
     this.log = new SqliteLogStore(new LogMirror(recovered.boundary, recovered.entries), this.queue);
     this.stable = new SqliteStableStore(recovered.hardState, this.queue);
+    this.rejoinGuard = recovered.rejoinGuard;
     this.snapshots = new SqliteSnapshotSource(options.dir);
     if (recovered.snapshot !== null) this.snapshots.setLatest(recovered.snapshot);
     worker.on('message', (message: FromWorker) => this.onWorkerMessage(message));
@@ -185,6 +192,15 @@ export class SqliteStorage implements RaftStorage {
    * a hard state and no persistMark (the commit index moved) is written lazily, with the next
    * batch: Raft may lose its commit index in a crash (Ready.persistMark).
    */
+  /**
+   * Marks storage that was just created (before its founding entries are written, in the same
+   * transaction): the member starts under the rejoin guard until a Ready lifts it.
+   */
+  startRejoinGuard(fresh: LogPosition): void {
+    this.queue.checkWritable();
+    this.queue.enqueue({ kind: 'rejoinGuard', fresh: { index: fresh.index, term: fresh.term } });
+  }
+
   persist(writes: ReadyWrites): void {
     this.queue.checkWritable();
     for (const chunk of writes.snapshotChunks) {
@@ -203,6 +219,8 @@ export class SqliteStorage implements RaftStorage {
         writes.persistMark === null && writes.entries.length === 0 && writes.snapshot === null && writes.snapshotChunks.length === 0;
       this.stable.saveHardState(writes.hardState, lazy);
     }
+    // After the writes that satisfy the guard, in the same transaction (Ready.liftsRejoinGuard).
+    if (writes.liftsRejoinGuard === true) this.queue.enqueue({ kind: 'rejoinGuard', fresh: null });
     if (writes.persistMark !== null) this.queue.mark(writes.persistMark);
   }
 

@@ -14,7 +14,9 @@ export type WriteOp =
   /** Seal the staged snapshot `meta` as a snapshot file and record it as the latest. */
   | { readonly kind: 'installStaged'; readonly meta: SnapshotMeta }
   /** Record a snapshot file the host has already written durably (saveSnapshot), if newer. */
-  | { readonly kind: 'recordSnapshot'; readonly snapshot: StoredSnapshot };
+  | { readonly kind: 'recordSnapshot'; readonly snapshot: StoredSnapshot }
+  /** Start (a position: the storage was just created) or end (null) the rejoin guard (schema.ts). */
+  | { readonly kind: 'rejoinGuard'; readonly fresh: LogPosition | null };
 
 export interface WorkerOptions {
   readonly dir: string;

@@ -1,0 +1,72 @@
+import { majority, type LogPosition, type NodeId } from '@arbor/raft';
+
+// How a member under the rejoin guard (RaftConfig.rejoinGuard) tells a brand-new ensemble from one
+// it rejoins with lost storage: it asks its peers whether their logs hold only the founding
+// entries, and confirms the ensemble new (RawNode.confirmNewEnsemble) once enough peers to meet
+// every majority say so and none says otherwise. Its own storage proves nothing about the past (it
+// may be the one that was lost), hence peers only: a new ensemble of 3 forms once all three
+// founders are up, one of 5 once four are. The reasoning is in raw-node.ts.
+
+/** Ticks between two rounds of questions while guarded. */
+export const FOUNDING_PROBE_EVERY_TICKS = 2;
+
+export type FoundingEnvelope =
+  /** Does your log hold only entries up to `fresh` (the founding ones)? */
+  { k: 'foundingQ'; fresh: LogPosition } | { k: 'foundingA'; onlyFounding: boolean };
+
+/** Whether a log ending at `last` holds nothing past `fresh`. */
+export function holdsOnlyFounding(last: LogPosition, fresh: LogPosition): boolean {
+  return last.term < fresh.term || (last.term === fresh.term && last.index <= fresh.index);
+}
+
+function isPosition(value: unknown): value is LogPosition {
+  const p = value as LogPosition | null;
+  return typeof p === 'object' && p !== null && Number.isSafeInteger(p.index) && Number.isSafeInteger(p.term);
+}
+
+/** The answer a member gives a guarded peer, from its own log; null for a malformed question. */
+export function answerFoundingQuestion(question: { fresh?: unknown }, ownLast: LogPosition): FoundingEnvelope | null {
+  if (!isPosition(question.fresh)) return null;
+  return { k: 'foundingA', onlyFounding: holdsOnlyFounding(ownLast, question.fresh) };
+}
+
+/** The asking side: the latest answer of each peer. */
+export class FoundingProbe {
+  private readonly answers = new Map<NodeId, boolean>();
+
+  constructor(
+    private readonly self: NodeId,
+    readonly fresh: LogPosition,
+  ) {}
+
+  question(): FoundingEnvelope {
+    return { k: 'foundingQ', fresh: this.fresh };
+  }
+
+  /** An answer from `peer`; a later one replaces an earlier. */
+  heard(peer: NodeId, onlyFounding: unknown): void {
+    if (peer !== this.self && typeof onlyFounding === 'boolean') this.answers.set(peer, onlyFounding);
+  }
+
+  /** Whether the answers so far show a new ensemble with these voters (see the file comment). */
+  confirmsNew(voters: readonly NodeId[]): boolean {
+    const needed = foundingPeersNeeded(voters.length);
+    let count = 0;
+    for (const id of voters) {
+      if (id === this.self) continue;
+      const answer = this.answers.get(id);
+      if (answer === false) return false;
+      if (answer === true) count++;
+    }
+    return count >= needed;
+  }
+}
+
+/**
+ * Peers with only the founding entries that prove an ensemble of `voters` new: enough to meet
+ * every majority (a committing majority may include the asking member itself). A lone voter
+ * needs none: nothing it could lose is held anywhere else.
+ */
+export function foundingPeersNeeded(voters: number): number {
+  return voters <= 1 ? 0 : voters - majority(voters) + 1;
+}
