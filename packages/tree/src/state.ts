@@ -288,15 +288,16 @@ export class TreeState {
     s.remember(requestId, kept);
     this.addTerm(kept.hashA, kept.hashB, 1);
     if (s.results.size <= this.resultsPerSession) return;
+    const oldestId = s.oldestRequestId()!;
     const oldest = s.forgetOldest();
-    this.addTerm(oldest.kept.hashA, oldest.kept.hashB, -1);
-    this.raiseEvicted(s, oldest.requestId);
+    this.addTerm(oldest.hashA, oldest.hashB, -1);
+    this.raiseEvicted(s, oldestId);
   }
 
   /** Drops the kept results the client has acknowledged (ids up to `ackedRequestId`, oldest first). */
   trimResults(s: Session, ackedRequestId: number): void {
     for (let id = s.oldestRequestId(); id !== undefined && id <= ackedRequestId; id = s.oldestRequestId()) {
-      const { kept } = s.forgetOldest();
+      const kept = s.forgetOldest();
       this.addTerm(kept.hashA, kept.hashB, -1);
     }
     this.raiseEvicted(s, ackedRequestId);
@@ -311,7 +312,16 @@ export class TreeState {
 
   /** A result with its digest term (session, request id, outcome), not yet counted in the digest. */
   keep(sessionId: number, requestId: number, result: TxnResult): KeptResult {
-    const h = hashResult(scratch.from(RESULT_BASE).num(sessionId).num(requestId), result);
+    if (isSafe(sessionId) && isSafe(requestId)) {
+      // scratch.from(RESULT_BASE).num(sessionId).num(requestId), unrolled: 4 units
+      scratch.a = numA(numA(laneA(RESULT_BASE), sessionId), requestId);
+      scratch.b = numB(numB(laneB(RESULT_BASE), sessionId), requestId);
+      scratch.n = RESULT_BASE.n + 4;
+      scratch.carry = -1;
+    } else {
+      scratch.from(RESULT_BASE).num(sessionId).num(requestId);
+    }
+    const h = hashResult(scratch, result);
     return new KeptResult(result, h.finalA(), h.finalB());
   }
 
@@ -487,6 +497,10 @@ export class TreeState {
 
   /** Separate from the session's term so that an eviction (every write, once the window is full) rehashes little. */
   private evictedTerm(s: Session, sign: number): void {
+    if (s.evictedTermOf === s.evictedUpTo) {
+      this.addTerm(s.evictedTermA, s.evictedTermB, sign);
+      return;
+    }
     if (!(isSafe(s.id) && isSafe(s.evictedUpTo))) {
       this.add(scratch.from(EVICTED_BASE).num(s.id).num(s.evictedUpTo), sign);
       return;
@@ -494,6 +508,9 @@ export class TreeState {
     // scratch.from(EVICTED_BASE).num(s.id).num(s.evictedUpTo), unrolled: 4 units
     const a = numA(numA(laneA(EVICTED_BASE), s.id), s.evictedUpTo);
     const b = numB(numB(laneB(EVICTED_BASE), s.id), s.evictedUpTo);
-    this.addTerm(finishA(a, EVICTED_BASE.n + 4), finishB(b, EVICTED_BASE.n + 4), sign);
+    s.evictedTermOf = s.evictedUpTo;
+    s.evictedTermA = finishA(a, EVICTED_BASE.n + 4);
+    s.evictedTermB = finishB(b, EVICTED_BASE.n + 4);
+    this.addTerm(s.evictedTermA, s.evictedTermB, sign);
   }
 }
