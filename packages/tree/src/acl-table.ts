@@ -150,6 +150,7 @@ function authIdentities(identities: readonly Id[]): Id[] {
  * May return `acl` itself: the table copies what it keeps.
  */
 export function resolveAcl(acl: readonly ACL[], identities: readonly Id[], subject: string): readonly ACL[] {
+  if (isPlainWorldAcl(acl)) return acl;
   try {
     validateAcl(acl);
   } catch (e) {
@@ -177,6 +178,20 @@ export function resolveAcl(acl: readonly ACL[], identities: readonly Id[], subje
     for (const who of mine) add(entry.perms, who);
   }
   return out;
+}
+
+/**
+ * Is the list one world:anyone entry with valid perms, as most nodes have? Such a list passes
+ * validateAcl, which need not walk it.
+ */
+export function isPlainWorldAcl(acl: unknown): boolean {
+  if (!Array.isArray(acl) || acl.length !== 1) return false;
+  const entry = acl[0] as { perms?: unknown; id?: { scheme?: unknown; id?: unknown } | null } | null;
+  if (typeof entry !== 'object' || entry === null) return false;
+  const id = entry.id;
+  if (typeof id !== 'object' || id === null || id.scheme !== 'world' || id.id !== 'anyone') return false;
+  const perms = entry.perms;
+  return typeof perms === 'number' && Number.isInteger(perms) && perms >= 0 && perms <= Perms.ALL;
 }
 
 /** getACL for a caller without ADMIN: digest ids show only their user (`user:x`), as ZooKeeper does. */

@@ -11,8 +11,10 @@
  */
 
 const TWO_32 = 4294967296;
+/** Marks a string's last code unit mixed on its own (odd length), so it differs from a unit pair. */
+const CARRY_MARK = 0x5a5a0000;
 
-function mixA(h: number, k: number): number {
+export function mixA(h: number, k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
   k = Math.imul(k, 0x1b873593);
@@ -21,13 +23,13 @@ function mixA(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-function mixB(h: number, k: number): number {
+export function mixB(h: number, k: number): number {
   h = (h + Math.imul(k, 0x85ebca77)) | 0;
   h = (h << 13) | (h >>> 19);
   return Math.imul(h, 0x9e3779b1);
 }
 
-function finalA(h: number, n: number): number {
+export function finishA(h: number, n: number): number {
   h ^= n;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -37,7 +39,7 @@ function finalA(h: number, n: number): number {
   return h >>> 0;
 }
 
-function finalB(h: number, n: number): number {
+export function finishB(h: number, n: number): number {
   h ^= Math.imul(n, 0x27d4eb2f);
   h ^= h >>> 15;
   h = Math.imul(h, 0x85ebca77);
@@ -79,7 +81,7 @@ export class Hasher {
   /** Mixes a carried code unit on its own, before anything that is not string. */
   private flush(): void {
     if (this.carry < 0) return;
-    const k = this.carry | 0x5a5a0000;
+    const k = this.carry | CARRY_MARK;
     this.a = mixA(this.a, k);
     this.b = mixB(this.b, k);
     this.carry = -1;
@@ -155,18 +157,47 @@ export class Hasher {
 
   /** Lane A of the result, an unsigned 32-bit integer. Leaves the state as it is. */
   finalA(): number {
-    const a = this.carry < 0 ? this.a : mixA(this.a, this.carry | 0x5a5a0000);
-    return finalA(a, this.n);
+    const a = this.carry < 0 ? this.a : mixA(this.a, this.carry | CARRY_MARK);
+    return finishA(a, this.n);
   }
 
   finalB(): number {
-    const b = this.carry < 0 ? this.b : mixB(this.b, this.carry | 0x5a5a0000);
-    return finalB(b, this.n);
+    const b = this.carry < 0 ? this.b : mixB(this.b, this.carry | CARRY_MARK);
+    return finishB(b, this.n);
   }
 
   hex(): string {
     return hex32(this.finalA()) + hex32(this.finalB());
   }
+}
+
+/*
+ * The same function unrolled for hot paths (the digest's terms on every apply): lanes held in
+ * locals instead of a Hasher's fields, which method chains write back at every step. A caller
+ * takes both lanes of a state with laneA/laneB (its carried unit mixed in, as the next int()
+ * would), mixes units with mixA/mixB and safe integers with numA/numB, counts the units it fed
+ * on top of the state's `n`, and finishes with finishA/finishB: the values of finalA()/finalB()
+ * of the equivalent chain.
+ */
+
+/** Lane A of `h` as int() would find it after flushing the carried code unit. */
+export function laneA(h: Hasher): number {
+  return h.carry < 0 ? h.a : mixA(h.a, h.carry | CARRY_MARK);
+}
+
+export function laneB(h: Hasher): number {
+  return h.carry < 0 ? h.b : mixB(h.b, h.carry | CARRY_MARK);
+}
+
+/** num(x) on lane A for a safe integer x: two units. */
+export function numA(a: number, x: number): number {
+  const lo = x >>> 0;
+  return mixA(mixA(a, lo), (x - lo) / TWO_32);
+}
+
+export function numB(b: number, x: number): number {
+  const lo = x >>> 0;
+  return mixB(mixB(b, lo), (x - lo) / TWO_32);
 }
 
 export function hex32(x: number): string {

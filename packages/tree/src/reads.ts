@@ -2,6 +2,7 @@ import { ArborError, ErrorCode, Perms, pathProblem } from '@arbor/protocol';
 import type { ACL, Id, MultiReadOp, MultiReadOpResult, Stat } from '@arbor/protocol';
 import { hideDigests, permName } from './acl-table.js';
 import type { TreeState } from './state.js';
+import { isPlainValidPath } from './validate.js';
 
 /**
  * Reads of the applied state. They take the caller's identities for ACL checks and throw
@@ -34,6 +35,7 @@ export interface AclResult {
 }
 
 function checkPath(what: string, path: unknown): asserts path is string {
+  if (isPlainValidPath(path, Infinity)) return;
   const problem = pathProblem(path, { pathLengthMax: Infinity });
   if (problem !== undefined) throw new ArborError(ErrorCode.BADARGUMENTS, `${what}: ${problem}`);
 }

@@ -33,6 +33,13 @@ export class Session implements SessionView {
   /** Highest request id evicted from `results`: an older id cannot be told apart from a new one. */
   evictedUpTo = -1;
   /**
+   * The digest term of `evictedUpTo` when it was `evictedTermOf`: raising it (every write once
+   * the window is full) subtracts the old term, which need not be hashed again.
+   */
+  evictedTermOf = Number.NaN;
+  evictedTermA = 0;
+  evictedTermB = 0;
+  /**
    * Request ids of `results`, oldest first, from `head` on. Finding a Map's oldest entry by
    * iterating it is not O(1) in V8 once entries were deleted (it walks the holes), hence a queue.
    */
@@ -56,8 +63,8 @@ export class Session implements SessionView {
     return this.order[this.head];
   }
 
-  /** Removes and returns the oldest kept result (the session must keep at least one). */
-  forgetOldest(): { requestId: number; kept: KeptResult } {
+  /** Removes and returns the oldest kept result (the session must keep at least one); oldestRequestId() gives its id first. */
+  forgetOldest(): KeptResult {
     const requestId = this.order[this.head++]!;
     if (this.head >= 1024 && this.head * 2 >= this.order.length) {
       this.order = this.order.slice(this.head);
@@ -65,6 +72,6 @@ export class Session implements SessionView {
     }
     const kept = this.results.get(requestId)!;
     this.results.delete(requestId);
-    return { requestId, kept };
+    return kept;
   }
 }

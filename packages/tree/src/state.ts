@@ -3,7 +3,7 @@ import { assert } from './assert.js';
 import { AclTable } from './acl-table.js';
 import { ChildList } from './child-list.js';
 import { DataStore } from './data-store.js';
-import { Hasher, hashResult, hex32 } from './hash.js';
+import { Hasher, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
 import type { Journal } from './journal.js';
 import { F, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
 import { KeptResult } from './session.js';
@@ -71,6 +71,7 @@ export interface NodeRef {
 
 /** Scratch state for digest terms: hashing never nests, so one suffices. */
 const scratch = new Hasher();
+const isSafe = Number.isSafeInteger;
 
 export class TreeState {
   readonly nodes = new NodeStore();
@@ -287,15 +288,16 @@ export class TreeState {
     s.remember(requestId, kept);
     this.addTerm(kept.hashA, kept.hashB, 1);
     if (s.results.size <= this.resultsPerSession) return;
+    const oldestId = s.oldestRequestId()!;
     const oldest = s.forgetOldest();
-    this.addTerm(oldest.kept.hashA, oldest.kept.hashB, -1);
-    this.raiseEvicted(s, oldest.requestId);
+    this.addTerm(oldest.hashA, oldest.hashB, -1);
+    this.raiseEvicted(s, oldestId);
   }
 
   /** Drops the kept results the client has acknowledged (ids up to `ackedRequestId`, oldest first). */
   trimResults(s: Session, ackedRequestId: number): void {
     for (let id = s.oldestRequestId(); id !== undefined && id <= ackedRequestId; id = s.oldestRequestId()) {
-      const { kept } = s.forgetOldest();
+      const kept = s.forgetOldest();
       this.addTerm(kept.hashA, kept.hashB, -1);
     }
     this.raiseEvicted(s, ackedRequestId);
@@ -310,7 +312,16 @@ export class TreeState {
 
   /** A result with its digest term (session, request id, outcome), not yet counted in the digest. */
   keep(sessionId: number, requestId: number, result: TxnResult): KeptResult {
-    const h = hashResult(scratch.from(RESULT_BASE).num(sessionId).num(requestId), result);
+    if (isSafe(sessionId) && isSafe(requestId)) {
+      // scratch.from(RESULT_BASE).num(sessionId).num(requestId), unrolled: 4 units
+      scratch.a = numA(numA(laneA(RESULT_BASE), sessionId), requestId);
+      scratch.b = numB(numB(laneB(RESULT_BASE), sessionId), requestId);
+      scratch.n = RESULT_BASE.n + 4;
+      scratch.carry = -1;
+    } else {
+      scratch.from(RESULT_BASE).num(sessionId).num(requestId);
+    }
+    const h = hashResult(scratch, result);
     return new KeptResult(result, h.finalA(), h.finalB());
   }
 
@@ -422,51 +433,61 @@ export class TreeState {
   private ownTerm(ph: Hasher, id: number, sign: number): void {
     const { nodes } = this;
     const n = nodes.num;
-    const b = id * STRIDE;
+    const row = id * STRIDE;
+    const czxid = n[row + F.CZXID]!;
+    const mzxid = n[row + F.MZXID]!;
+    const ctime = n[row + F.CTIME]!;
+    const mtime = n[row + F.MTIME]!;
+    const version = n[row + F.VERSION]!;
+    const aversion = n[row + F.AVERSION]!;
+    const owner = n[row + F.OWNER]!;
+    const kind = nodes.kind[id]!;
     const aclId = nodes.acl[id]!;
-    const h = scratch
-      .from(ph)
-      .int(TAG_OWN)
-      .num(n[b + F.CZXID]!)
-      .num(n[b + F.MZXID]!)
-      .num(n[b + F.CTIME]!)
-      .num(n[b + F.MTIME]!)
-      .num(n[b + F.VERSION]!)
-      .num(n[b + F.AVERSION]!)
-      .num(n[b + F.OWNER]!)
-      .int(nodes.kind[id]!)
-      .int(this.acls.hashA(aclId))
-      .int(this.acls.hashB(aclId));
-    this.add(h, sign);
+    const aclA = this.acls.hashA(aclId);
+    const aclB = this.acls.hashB(aclId);
+    if (!(isSafe(czxid) && isSafe(mzxid) && isSafe(ctime) && isSafe(mtime) && isSafe(version) && isSafe(aversion) && isSafe(owner))) {
+      const h = scratch.from(ph).int(TAG_OWN).num(czxid).num(mzxid).num(ctime).num(mtime).num(version).num(aversion).num(owner);
+      this.add(h.int(kind).int(aclA).int(aclB), sign);
+      return;
+    }
+    // scratch.from(ph).int(TAG_OWN).num(czxid)…num(owner).int(kind).int(aclA).int(aclB), unrolled: 18 units
+    let a = mixA(laneA(ph), TAG_OWN);
+    let b = mixB(laneB(ph), TAG_OWN);
+    a = numA(numA(numA(numA(numA(numA(numA(a, czxid), mzxid), ctime), mtime), version), aversion), owner);
+    b = numB(numB(numB(numB(numB(numB(numB(b, czxid), mzxid), ctime), mtime), version), aversion), owner);
+    a = mixA(mixA(mixA(a, kind), aclA), aclB);
+    b = mixB(mixB(mixB(b, kind), aclA), aclB);
+    this.addTerm(finishA(a, ph.n + 18), finishB(b, ph.n + 18), sign);
   }
 
   /** What its children's creates and deletes change: pzxid, cversion, child count, sequential counter. */
   private childTerm(ph: Hasher, id: number, sign: number): void {
     const { nodes } = this;
-    const b = id * STRIDE;
+    const row = id * STRIDE;
     const kids = nodes.children[id];
-    const h = scratch
-      .from(ph)
-      .int(TAG_CHILDREN)
-      .num(nodes.num[b + F.PZXID]!)
-      .num(nodes.num[b + F.CVERSION]!)
-      .num(kids?.size ?? 0)
-      .num(kids?.creations ?? 0);
-    this.add(h, sign);
+    const pzxid = nodes.num[row + F.PZXID]!;
+    const cversion = nodes.num[row + F.CVERSION]!;
+    const size = kids?.size ?? 0;
+    const creations = kids?.creations ?? 0;
+    if (!(isSafe(pzxid) && isSafe(cversion) && isSafe(size) && isSafe(creations))) {
+      this.add(scratch.from(ph).int(TAG_CHILDREN).num(pzxid).num(cversion).num(size).num(creations), sign);
+      return;
+    }
+    // scratch.from(ph).int(TAG_CHILDREN).num(pzxid).num(cversion).num(size).num(creations), unrolled: 9 units
+    const a = numA(numA(numA(numA(mixA(laneA(ph), TAG_CHILDREN), pzxid), cversion), size), creations);
+    const b = numB(numB(numB(numB(mixB(laneB(ph), TAG_CHILDREN), pzxid), cversion), size), creations);
+    this.addTerm(finishA(a, ph.n + 9), finishB(b, ph.n + 9), sign);
   }
 
   private dataTerm(ph: Hasher, id: number, sign: number): void {
     const length = this.nodes.dataLength[id]!;
     const hashes = this.nodes.dataHash;
-    this.add(
-      scratch
-        .from(ph)
-        .int(TAG_DATA)
-        .int(length)
-        .int(hashes[id * 2]!)
-        .int(hashes[id * 2 + 1]!),
-      sign,
-    );
+    const hashA = hashes[id * 2]!;
+    const hashB = hashes[id * 2 + 1]!;
+    // scratch.from(ph).int(TAG_DATA).int(length).int(hashA).int(hashB), unrolled: 4 units
+    const a = mixA(mixA(mixA(mixA(laneA(ph), TAG_DATA), length), hashA), hashB);
+    const b = mixB(mixB(mixB(mixB(laneB(ph), TAG_DATA), length), hashA), hashB);
+    this.addTerm(finishA(a, ph.n + 4), finishB(b, ph.n + 4), sign);
   }
 
   private sessionTerm(s: Session, sign: number): void {
@@ -476,6 +497,20 @@ export class TreeState {
 
   /** Separate from the session's term so that an eviction (every write, once the window is full) rehashes little. */
   private evictedTerm(s: Session, sign: number): void {
-    this.add(scratch.from(EVICTED_BASE).num(s.id).num(s.evictedUpTo), sign);
+    if (s.evictedTermOf === s.evictedUpTo) {
+      this.addTerm(s.evictedTermA, s.evictedTermB, sign);
+      return;
+    }
+    if (!(isSafe(s.id) && isSafe(s.evictedUpTo))) {
+      this.add(scratch.from(EVICTED_BASE).num(s.id).num(s.evictedUpTo), sign);
+      return;
+    }
+    // scratch.from(EVICTED_BASE).num(s.id).num(s.evictedUpTo), unrolled: 4 units
+    const a = numA(numA(laneA(EVICTED_BASE), s.id), s.evictedUpTo);
+    const b = numB(numB(laneB(EVICTED_BASE), s.id), s.evictedUpTo);
+    s.evictedTermOf = s.evictedUpTo;
+    s.evictedTermA = finishA(a, EVICTED_BASE.n + 4);
+    s.evictedTermB = finishB(b, EVICTED_BASE.n + 4);
+    this.addTerm(s.evictedTermA, s.evictedTermB, sign);
   }
 }

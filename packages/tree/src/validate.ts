@@ -4,10 +4,12 @@ import {
   ErrorCode,
   isCreateMode,
   isSequentialMode,
+  isTtlMode,
   pathProblem,
   validateAcl,
   validateTtl,
 } from '@arbor/protocol';
+import { isPlainWorldAcl } from './acl-table.js';
 import type { TxnOp } from './txn.js';
 
 /**
@@ -148,34 +150,35 @@ function checkNodeOp(op: Record<string, unknown>, limits: Readonly<TxnLimits>): 
       const mode = op['mode'];
       if (!isCreateMode(mode)) bad(`create: unknown mode ${String(mode)}`);
       const path = checkPath('create', op['path'], limits, isSequentialMode(mode));
-      checkData(`create ${path}`, op['data'], limits);
+      checkData('create', path, op['data'], limits);
       const ttlMs = op['ttlMs'];
       if (ttlMs !== undefined && typeof ttlMs !== 'number') bad(`create ${path}: ttlMs must be a number`);
-      withSubject(`create ${path}`, () => validateTtl(mode, ttlMs));
-      withSubject(`create ${path}`, () => validateAcl(op['acl'] as never));
+      // validateTtl accepts a mode without TTL and no TTL, and validateAcl the default list, at once
+      if (isTtlMode(mode) || (ttlMs ?? 0) !== 0) withSubject(`create ${path}`, () => validateTtl(mode, ttlMs));
+      if (!isPlainWorldAcl(op['acl'])) withSubject(`create ${path}`, () => validateAcl(op['acl'] as never));
       return;
     }
     case 'delete': {
       const path = checkPath('delete', op['path'], limits, false);
       if (path === '/') bad('delete /: the root cannot be deleted');
-      checkVersion(`delete ${path}`, op['version']);
+      checkVersion('delete', path, op['version']);
       return;
     }
     case 'setData': {
       const path = checkPath('setData', op['path'], limits, false);
-      checkData(`setData ${path}`, op['data'], limits);
-      checkVersion(`setData ${path}`, op['version']);
+      checkData('setData', path, op['data'], limits);
+      checkVersion('setData', path, op['version']);
       return;
     }
     case 'setACL': {
       const path = checkPath('setACL', op['path'], limits, false);
       withSubject(`setACL ${path}`, () => validateAcl(op['acl'] as never));
-      checkVersion(`setACL ${path}`, op['version']);
+      checkVersion('setACL', path, op['version']);
       return;
     }
     case 'check': {
       const path = checkPath('check', op['path'], limits, false);
-      checkVersion(`check ${path}`, op['version']);
+      checkVersion('check', path, op['version']);
       return;
     }
     default:
@@ -193,18 +196,53 @@ function withSubject(subject: string, check: () => void): void {
 }
 
 function checkPath(what: string, path: unknown, limits: Readonly<TxnLimits>, sequential: boolean): string {
+  if (!sequential && isPlainValidPath(path, limits.pathLengthMax)) return path as string;
   const problem = pathProblem(path, { sequential, pathLengthMax: limits.pathLengthMax });
   if (problem !== undefined) bad(`${what}: ${problem}`);
   return path as string;
 }
 
-function checkData(subject: string, data: unknown, limits: Readonly<TxnLimits>): void {
-  if (data !== null && !(data instanceof Uint8Array)) bad(`${subject}: data must be bytes or null`);
+/** `what` and `path` name the op in a message, made only when there is a problem. */
+function checkData(what: string, path: string, data: unknown, limits: Readonly<TxnLimits>): void {
+  if (data !== null && !(data instanceof Uint8Array)) bad(`${what} ${path}: data must be bytes or null`);
   if (data !== null && data.length > limits.dataBytesMax) {
-    bad(`${subject}: data is ${data.length} bytes; the limit is ${limits.dataBytesMax}`);
+    bad(`${what} ${path}: data is ${data.length} bytes; the limit is ${limits.dataBytesMax}`);
   }
 }
 
-function checkVersion(subject: string, version: unknown): void {
-  if (typeof version !== 'number' || !Number.isSafeInteger(version)) bad(`${subject}: version must be an integer, not ${String(version)}`);
+function checkVersion(what: string, path: string, version: unknown): void {
+  if (typeof version !== 'number' || !Number.isSafeInteger(version)) {
+    bad(`${what} ${path}: version must be an integer, not ${String(version)}`);
+  }
+}
+
+/**
+ * True when pathProblem(path, { pathLengthMax: max }) finds nothing, decided in one pass
+ * without slicing segments (every entry and read checks a path). False means "ask
+ * pathProblem", which says what is wrong.
+ */
+export function isPlainValidPath(path: unknown, max: number): boolean {
+  if (typeof path !== 'string') return false;
+  const length = path.length;
+  if (length === 0 || length > max || path.charCodeAt(0) !== 0x2f) return false;
+  if (length === 1) return true;
+  let segmentStart = 1;
+  for (let i = 1; i < length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x2f) {
+      if (!isPlainSegment(path, segmentStart, i)) return false;
+      segmentStart = i + 1;
+    } else if (!((c >= 0x20 && c < 0x7f) || (c >= 0xa0 && c < 0xd800) || (c > 0xf8ff && c < 0xfff0))) {
+      return false; // a control, surrogate, private-use or non-character code unit
+    }
+  }
+  return isPlainSegment(path, segmentStart, length);
+}
+
+/** Not empty, '.' or '..'. */
+function isPlainSegment(path: string, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 0) return false;
+  if (length > 2 || path.charCodeAt(start) !== 0x2e) return true;
+  return length === 2 && path.charCodeAt(start + 1) !== 0x2e;
 }
