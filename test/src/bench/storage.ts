@@ -3,7 +3,8 @@
 // outstanding asks of its disk. For each batch size it reports the round trip persist → onDurable,
 // the worker's SQLite transaction alone (BatchTimings.transactionMs, BEGIN..COMMIT with the WAL
 // fsync), and their difference: the hop between the threads, the encoding and the group-commit
-// scheduling.
+// scheduling — and that hop in parts (BatchStats): queued (waiting for the flush), to the worker,
+// in the worker besides the transaction (decoding, bookkeeping), back to the main thread.
 //
 //   npx tsc -b test/tsconfig.json && node test/dist/bench/storage.js [--quick] [--runs N] [--batches N]
 //   (or `node test/dist/bench/run.js storage …`)
@@ -42,6 +43,11 @@ interface Summary {
   transactionP99Ms: number;
   /** Median over the batches of (round trip − transaction − file work). */
   hopMedianMs: number;
+  /** Medians of the hop's parts (BatchStats): waiting for the flush, to the worker, in the worker besides the transaction, back. */
+  queuedMedianMs: number;
+  toWorkerMedianMs: number;
+  workerOtherMedianMs: number;
+  fromWorkerMedianMs: number;
   batchesPerSec: number;
 }
 
@@ -86,6 +92,7 @@ async function measure(entriesPerBatch: number): Promise<Summary> {
     const roundTrips: number[] = [];
     const transactions: number[] = [];
     const hops: number[] = [];
+    const parts = { queued: [] as number[], toWorker: [] as number[], workerOther: [] as number[], fromWorker: [] as number[] };
     const total = WARM_UP_BATCHES + BATCHES;
     const started = performance.now();
     let timedFrom = started;
@@ -117,6 +124,10 @@ async function measure(entriesPerBatch: number): Promise<Summary> {
       roundTrips.push(roundTripMs);
       transactions.push(stats.transactionMs);
       hops.push(roundTripMs - stats.transactionMs - stats.fileMs);
+      parts.queued.push(stats.queuedMs);
+      parts.toWorker.push(stats.toWorkerMs);
+      parts.workerOther.push(stats.workerMs - stats.transactionMs - stats.fileMs);
+      parts.fromWorker.push(stats.fromWorkerMs);
     }
     const elapsedMs = performance.now() - timedFrom;
     const sortedRoundTrips = [...roundTrips].sort((a, b) => a - b);
@@ -129,6 +140,10 @@ async function measure(entriesPerBatch: number): Promise<Summary> {
       transactionMedianMs: percentile(sortedTransactions, 0.5),
       transactionP99Ms: percentile(sortedTransactions, 0.99),
       hopMedianMs: median(hops),
+      queuedMedianMs: median(parts.queued),
+      toWorkerMedianMs: median(parts.toWorker),
+      workerOtherMedianMs: median(parts.workerOther),
+      fromWorkerMedianMs: median(parts.fromWorker),
       batchesPerSec: Math.round((BATCHES / elapsedMs) * 1000),
     };
   } finally {
@@ -148,6 +163,10 @@ function row(label: string, s: Summary): string {
     ms(s.transactionMedianMs),
     ms(s.transactionP99Ms),
     ms(s.hopMedianMs),
+    ms(s.queuedMedianMs),
+    ms(s.toWorkerMedianMs),
+    ms(s.workerOtherMedianMs),
+    ms(s.fromWorkerMedianMs),
     String(s.batchesPerSec).padStart(9),
   ].join('  ');
 }
@@ -158,7 +177,22 @@ for (let run = 1; run <= RUNS; run++) {
 }
 
 console.log(`storage round trip: ${BATCHES} sequential batches of ${ENTRY_DATA_BYTES}-byte entries, ${RUNS} runs (ms)`);
-console.log(['run'.padEnd(8), 'entries', '  rt p50', '  rt p99', ' txn p50', ' txn p99', ' hop p50', 'batches/s'].join('  '));
+console.log(
+  [
+    'run'.padEnd(8),
+    'entries',
+    '  rt p50',
+    '  rt p99',
+    ' txn p50',
+    ' txn p99',
+    ' hop p50',
+    ' queued',
+    'toWorker',
+    'wrkOther',
+    'fromWrkr',
+    'batches/s',
+  ].join('  '),
+);
 const medians: Summary[] = [];
 for (const size of BATCH_SIZES) {
   const runs = results[size]!;
@@ -171,6 +205,10 @@ for (const size of BATCH_SIZES) {
     transactionMedianMs: median(runs.map((s) => s.transactionMedianMs)),
     transactionP99Ms: median(runs.map((s) => s.transactionP99Ms)),
     hopMedianMs: median(runs.map((s) => s.hopMedianMs)),
+    queuedMedianMs: median(runs.map((s) => s.queuedMedianMs)),
+    toWorkerMedianMs: median(runs.map((s) => s.toWorkerMedianMs)),
+    workerOtherMedianMs: median(runs.map((s) => s.workerOtherMedianMs)),
+    fromWorkerMedianMs: median(runs.map((s) => s.fromWorkerMedianMs)),
     batchesPerSec: median(runs.map((s) => s.batchesPerSec)),
   };
   medians.push(m);

@@ -10,10 +10,11 @@
 import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LogPosition } from '@arbor/raft';
+import { decodeBatch } from './batch-codec.js';
 import { BatchWriter } from './batch-writer.js';
 import type { StoredSnapshot } from './recovery.js';
 import { openDatabase, translateOpenError } from './schema.js';
-import type { FromWorker, ToWorker, WorkerOptions, WriteOp } from './worker-protocol.js';
+import { sharedClockMs, type FromWorker, type ToWorker, type WorkerOptions, type WriteOp } from './worker-protocol.js';
 
 export interface StorageWorkerData extends WorkerOptions {
   readonly boundary: LogPosition;
@@ -73,11 +74,14 @@ function start(data: StorageWorkerData): void {
 function onMessage(message: ToWorker): void {
   if (failed) return;
   if (message.type === 'batch') {
+    const receivedAtMs = sharedClockMs();
+    let ops: WriteOp[] = [];
     try {
-      const outcome = writer!.apply(message.ops);
-      post({ type: 'committed', batchId: message.batchId, ...outcome });
+      ops = decodeBatch(message.ops);
+      const outcome = writer!.apply(ops);
+      post({ type: 'committed', batchId: message.batchId, ...outcome, handling: { receivedAtMs, postedAtMs: sharedClockMs() } });
     } catch (error) {
-      reportFatal(`storage write failed (batch ${message.batchId}: ${describe(message.ops)})`, error);
+      reportFatal(`storage write failed (batch ${message.batchId}: ${describe(ops)})`, error);
     }
     return;
   }

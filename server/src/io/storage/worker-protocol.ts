@@ -1,8 +1,10 @@
 import type { Entry, HardState, LogPosition, SnapshotChunk, SnapshotMeta } from '@arbor/raft';
+import { performance } from 'node:perf_hooks';
 import type { StoredSnapshot } from './recovery.js';
 
 // The messages between the main-thread facade (sqlite-storage.ts) and the storage worker
-// (storage-worker.ts). Values cross by structured clone, so everything here is plain data.
+// (storage-worker.ts). Values cross by structured clone, so everything here is plain data; a
+// batch's writes cross as one transferred byte array (batch-codec.ts).
 
 /** One write, in the order the host made it. A batch of them is one SQLite transaction. */
 export type WriteOp =
@@ -23,7 +25,17 @@ export interface WorkerOptions {
   readonly busyTimeoutMs: number;
 }
 
-export type ToWorker = { readonly type: 'batch'; readonly batchId: number; readonly ops: readonly WriteOp[] } | { readonly type: 'close' };
+export type ToWorker =
+  /** `ops`: the batch's WriteOps as encodeBatch wrote them; its buffer is transferred. */
+  { readonly type: 'batch'; readonly batchId: number; readonly ops: Uint8Array } | { readonly type: 'close' };
+
+/**
+ * Milliseconds on a clock both threads read alike (each thread's performance.now() counts from
+ * its own start), for timing a batch's way across. Only for measurements.
+ */
+export function sharedClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 /** Measurements of one committed batch. */
 export interface BatchTimings {
@@ -35,12 +47,19 @@ export interface BatchTimings {
   readonly transactionsTotal: number;
 }
 
+/** When the worker took a batch up and when it posted its outcome (sharedClockMs). */
+export interface WorkerHandling {
+  readonly receivedAtMs: number;
+  readonly postedAtMs: number;
+}
+
 export type FromWorker =
   | { readonly type: 'ready' }
   | {
       readonly type: 'committed';
       readonly batchId: number;
       readonly timings: BatchTimings;
+      readonly handling: WorkerHandling;
       /** The latest snapshot after this batch, when the batch changed it. */
       readonly latestSnapshot: StoredSnapshot | null;
       /** Snapshot files deleted after the commit. */
