@@ -4,11 +4,10 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { PersistMark, RaftStorage, Ready, SnapshotMeta } from '@arbor/raft';
 import type { Logger } from '../logger.js';
-import { encodeBatch } from './batch-codec.js';
 import { DataDirError, StorageFatalError } from './errors.js';
 import { GroupCommit, type BatchStats } from './group-commit.js';
 import { LogMirror } from './log-mirror.js';
-import { SqliteLogStore, SqliteSnapshotSource, SqliteStableStore } from './raft-stores.js';
+import { SqliteLogStore, SqliteSnapshotSource, SqliteStableStore, detached } from './raft-stores.js';
 import { recoverState, type RecoveredState, type StoredSnapshot } from './recovery.js';
 import { initializeOrCheck, openDatabase, type DataDirIdentity } from './schema.js';
 import {
@@ -164,10 +163,7 @@ export class SqliteStorage implements RaftStorage {
   ) {
     this.logger = logger;
     this.queue = new GroupCommit({
-      send: (batchId, ops) => {
-        const bytes = encodeBatch(ops);
-        this.post({ type: 'batch', batchId, ops: bytes }, [bytes.buffer]);
-      },
+      send: (batchId, ops) => this.post({ type: 'batch', batchId, ops }),
       onDurable: (stats) => this.onBatchDurable(stats),
     });
     this.log = new SqliteLogStore(new LogMirror(recovered.boundary, recovered.entries), this.queue);
@@ -191,7 +187,12 @@ export class SqliteStorage implements RaftStorage {
    */
   persist(writes: ReadyWrites): void {
     this.queue.checkWritable();
-    for (const chunk of writes.snapshotChunks) this.queue.enqueue({ kind: 'stageChunk', chunk });
+    for (const chunk of writes.snapshotChunks) {
+      this.queue.enqueue({
+        kind: 'stageChunk',
+        chunk: { snapshot: chunk.snapshot, offset: chunk.offset, data: detached(chunk.data), done: chunk.done },
+      });
+    }
     if (writes.snapshot !== null) {
       this.queue.enqueue({ kind: 'installStaged', meta: writes.snapshot });
       this.log.reset({ index: writes.snapshot.index, term: writes.snapshot.term });
@@ -289,8 +290,8 @@ export class SqliteStorage implements RaftStorage {
     return stored;
   }
 
-  private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
+  private post(message: ToWorker): void {
+    this.worker.postMessage(message);
   }
 
   private onWorkerMessage(message: FromWorker): void {

@@ -10,7 +10,6 @@
 import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LogPosition } from '@arbor/raft';
-import { decodeBatch } from './batch-codec.js';
 import { BatchWriter } from './batch-writer.js';
 import type { StoredSnapshot } from './recovery.js';
 import { openDatabase, translateOpenError } from './schema.js';
@@ -75,13 +74,11 @@ function onMessage(message: ToWorker): void {
   if (failed) return;
   if (message.type === 'batch') {
     const receivedAtMs = sharedClockMs();
-    let ops: WriteOp[] = [];
     try {
-      ops = decodeBatch(message.ops);
-      const outcome = writer!.apply(ops);
+      const outcome = writer!.apply(message.ops);
       post({ type: 'committed', batchId: message.batchId, ...outcome, handling: { receivedAtMs, postedAtMs: sharedClockMs() } });
     } catch (error) {
-      reportFatal(`storage write failed (batch ${message.batchId}: ${describe(ops)})`, error);
+      reportFatal(`storage write failed (batch ${message.batchId}: ${describe(message.ops)})`, error);
     }
     return;
   }

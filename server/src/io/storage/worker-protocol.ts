@@ -3,8 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { StoredSnapshot } from './recovery.js';
 
 // The messages between the main-thread facade (sqlite-storage.ts) and the storage worker
-// (storage-worker.ts). Values cross by structured clone, so everything here is plain data; a
-// batch's writes cross as one transferred byte array (batch-codec.ts).
+// (storage-worker.ts). Values cross by structured clone, so everything here is plain data.
 
 /** One write, in the order the host made it. A batch of them is one SQLite transaction. */
 export type WriteOp =
@@ -25,9 +24,7 @@ export interface WorkerOptions {
   readonly busyTimeoutMs: number;
 }
 
-export type ToWorker =
-  /** `ops`: the batch's WriteOps as encodeBatch wrote them; its buffer is transferred. */
-  { readonly type: 'batch'; readonly batchId: number; readonly ops: Uint8Array } | { readonly type: 'close' };
+export type ToWorker = { readonly type: 'batch'; readonly batchId: number; readonly ops: readonly WriteOp[] } | { readonly type: 'close' };
 
 /**
  * Milliseconds on a clock both threads read alike (each thread's performance.now() counts from
