@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { entryBytes, type PersistMark } from '@arbor/raft';
 import { StorageFatalError } from './errors.js';
-import type { BatchTimings, WriteOp } from './worker-protocol.js';
+import { sharedClockMs, type BatchTimings, type WorkerHandling, type WriteOp } from './worker-protocol.js';
 
 /** Measurements of one batch made durable; the figures a commit-latency histogram wants. */
 export interface BatchStats {
@@ -20,6 +20,16 @@ export interface BatchStats {
   readonly transactionMs: number;
   /** From the first write of the batch being queued to its durability being known here. */
   readonly durableAfterMs: number;
+  /**
+   * durableAfterMs in parts: waiting to be handed over (the rest of the turn, or a batch in
+   * flight); handed over → taken up by the worker (encoding, the message, the worker's wake-up);
+   * the worker's whole handling (decoding, fileMs, transactionMs, bookkeeping); posted by the
+   * worker → known here (the message, this thread's wake-up or its busy turn).
+   */
+  readonly queuedMs: number;
+  readonly toWorkerMs: number;
+  readonly workerMs: number;
+  readonly fromWorkerMs: number;
   readonly transactionsTotal: number;
 }
 
@@ -33,6 +43,8 @@ class Batch {
   mark: PersistMark | null = null;
   readonly waiters: Waiter[] = [];
   readonly queuedAt = performance.now();
+  /** sharedClockMs() when handed to the worker. */
+  sentAt = 0;
   entries = 0;
   entryBytes = 0;
   snapshotChunkBytes = 0;
@@ -138,7 +150,8 @@ export class GroupCommit {
   }
 
   /** The worker committed batch `batchId`. */
-  committed(batchId: number, timings: BatchTimings): void {
+  committed(batchId: number, timings: BatchTimings, handling: WorkerHandling): void {
+    const knownAt = sharedClockMs();
     const batch = this.inFlight;
     if (batch === null || batch.batchId !== batchId) {
       throw new StorageFatalError(`storage worker committed batch ${batchId}, but batch ${batch?.batchId ?? '(none)'} is in flight`);
@@ -154,6 +167,10 @@ export class GroupCommit {
       fileMs: timings.fileMs,
       transactionMs: timings.transactionMs,
       durableAfterMs: performance.now() - batch.queuedAt,
+      queuedMs: batch.sentAt - (performance.timeOrigin + batch.queuedAt),
+      toWorkerMs: handling.receivedAtMs - batch.sentAt,
+      workerMs: handling.postedAtMs - handling.receivedAtMs,
+      fromWorkerMs: knownAt - handling.postedAtMs,
       transactionsTotal: timings.transactionsTotal,
     });
     for (const waiter of batch.waiters) waiter.resolve();
@@ -193,6 +210,7 @@ export class GroupCommit {
     this.pending = null;
     batch.batchId = this.nextBatchId++;
     this.inFlight = batch;
+    batch.sentAt = sharedClockMs();
     this.options.send(batch.batchId, batch.ops);
   }
 }

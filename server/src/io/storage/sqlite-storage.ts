@@ -318,7 +318,7 @@ export class SqliteStorage implements RaftStorage {
         if (message.latestSnapshot !== null) this.snapshots.setLatest(message.latestSnapshot);
         if (message.removedSnapshotFiles.length > 0) this.snapshots.forget(message.removedSnapshotFiles);
         try {
-          this.queue.committed(message.batchId, message.timings);
+          this.queue.committed(message.batchId, message.timings, message.handling);
         } catch (error) {
           this.failWith(error instanceof StorageFatalError ? error : new StorageFatalError(String(error), { cause: error }));
         }

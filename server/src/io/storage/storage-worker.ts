@@ -13,7 +13,7 @@ import type { LogPosition } from '@arbor/raft';
 import { BatchWriter } from './batch-writer.js';
 import type { StoredSnapshot } from './recovery.js';
 import { openDatabase, translateOpenError } from './schema.js';
-import type { FromWorker, ToWorker, WorkerOptions, WriteOp } from './worker-protocol.js';
+import { sharedClockMs, type FromWorker, type ToWorker, type WorkerOptions, type WriteOp } from './worker-protocol.js';
 
 export interface StorageWorkerData extends WorkerOptions {
   readonly boundary: LogPosition;
@@ -73,9 +73,10 @@ function start(data: StorageWorkerData): void {
 function onMessage(message: ToWorker): void {
   if (failed) return;
   if (message.type === 'batch') {
+    const receivedAtMs = sharedClockMs();
     try {
       const outcome = writer!.apply(message.ops);
-      post({ type: 'committed', batchId: message.batchId, ...outcome });
+      post({ type: 'committed', batchId: message.batchId, ...outcome, handling: { receivedAtMs, postedAtMs: sharedClockMs() } });
     } catch (error) {
       reportFatal(`storage write failed (batch ${message.batchId}: ${describe(message.ops)})`, error);
     }

@@ -1,4 +1,5 @@
 import type { Entry, HardState, LogPosition, SnapshotChunk, SnapshotMeta } from '@arbor/raft';
+import { performance } from 'node:perf_hooks';
 import type { StoredSnapshot } from './recovery.js';
 
 // The messages between the main-thread facade (sqlite-storage.ts) and the storage worker
@@ -27,6 +28,14 @@ export interface WorkerOptions {
 
 export type ToWorker = { readonly type: 'batch'; readonly batchId: number; readonly ops: readonly WriteOp[] } | { readonly type: 'close' };
 
+/**
+ * Milliseconds on a clock both threads read alike (each thread's performance.now() counts from
+ * its own start), for timing a batch's way across. Only for measurements.
+ */
+export function sharedClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** Measurements of one committed batch. */
 export interface BatchTimings {
   /** Writing and fsyncing snapshot files (staging, sealing) before the transaction. */
@@ -37,12 +46,19 @@ export interface BatchTimings {
   readonly transactionsTotal: number;
 }
 
+/** When the worker took a batch up and when it posted its outcome (sharedClockMs). */
+export interface WorkerHandling {
+  readonly receivedAtMs: number;
+  readonly postedAtMs: number;
+}
+
 export type FromWorker =
   | { readonly type: 'ready' }
   | {
       readonly type: 'committed';
       readonly batchId: number;
       readonly timings: BatchTimings;
+      readonly handling: WorkerHandling;
       /** The latest snapshot after this batch, when the batch changed it. */
       readonly latestSnapshot: StoredSnapshot | null;
       /** Snapshot files deleted after the commit. */
