@@ -187,7 +187,15 @@ export class Ensemble {
     });
     const ensemble = new Ensemble(dir, slots, mesh, options.nodeArgs ?? []);
     for (const slot of slots) ensemble.launch(slot);
-    await ensemble.waitForLeader();
+    try {
+      await ensemble.waitForLeader();
+    } catch (error) {
+      // The caller gets no ensemble to stop: stop the members it would have leaked, keeping
+      // what they logged in the error.
+      const logs = slots.map((slot) => `member ${slot.id}:\n${ensemble.logs(slot.id)}`).join('\n');
+      await ensemble.stop();
+      throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
+    }
     return ensemble;
   }
 
