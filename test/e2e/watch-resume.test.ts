@@ -99,6 +99,7 @@ describe('resuming persistent watches within the change window', () => {
 
     await writer.create('/app', null);
     await writer.create('/app/cfg', utf8('0'));
+    await watcher.sync('/app'); // see the small-window test: no setup creates heard live
     const watch = watcher.watch('/app', { recursive: true });
     await watch.ready;
     const events = watch[Symbol.asyncIterator]();
@@ -175,6 +176,7 @@ describe('resuming persistent watches within the change window', () => {
     await writer.create('/mix', null);
     await writer.create('/mix/cfg', utf8('0'));
     await writer.create('/mix/doomed', null);
+    await watcher.sync('/mix'); // see the small-window test: no setup creates heard live
     const watch = watcher.watch('/mix', { recursive: true });
     await watch.ready;
     const events = watch[Symbol.asyncIterator]();
@@ -280,6 +282,9 @@ describe('resuming persistent watches beyond a small change window', () => {
     try {
       await writer.create('/app', null);
       await writer.create('/app/cfg', utf8('0'));
+      // The watcher's member may not have applied the creates yet: a watch registered before it
+      // does would hear them as live events.
+      await watcher.sync('/app');
       const recursive = watcher.watch('/app', { recursive: true });
       const plain = watcher.watch('/app/cfg');
       await Promise.all([recursive.ready, plain.ready]);
