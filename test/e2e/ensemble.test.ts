@@ -14,16 +14,9 @@ import {
   type OpName,
   type RequestFrame,
 } from '@arbor/protocol';
-import { connect, type ArborClient } from '@arbor/client';
+import { connect } from '@arbor/client';
 import { Ensemble, waitFor } from '@arbor/testing';
-
-const text = (s: string) => new TextEncoder().encode(s);
-const str = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
-
-async function connectTo(ensemble: Ensemble, ids?: number[], sessionTimeoutMs = 8_000): Promise<ArborClient> {
-  const cs = (ids ?? ensemble.slots.map((s) => s.id)).map((id) => `127.0.0.1:${ensemble.slot(id).clientPort}`).join(',');
-  return connect(cs, { sessionTimeoutMs });
-}
+import { connectTo, str, text } from './clients.js';
 
 describe('a 1-member ensemble', () => {
   let ensemble: Ensemble;

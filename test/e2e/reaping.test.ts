@@ -8,12 +8,13 @@
 // clock the ensemble stamps into stats (a removal reported before mtime + ttlMs is a bug).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type ArborClient, type PersistentWatchEvent, type WatchEvent } from '@arbor/client';
+import type { ArborClient, PersistentWatchEvent, WatchEvent } from '@arbor/client';
 import { Ensemble, waitFor } from '@arbor/testing';
+import { connectTo } from './clients.js';
 
 /** A client of exactly one member: what it reads is that member's applied state. */
 function clientOf(ensemble: Ensemble, id: number): Promise<ArborClient> {
-  return connect(`127.0.0.1:${ensemble.slot(id).clientPort}`, { sessionTimeoutMs: 10_000 });
+  return connectTo(ensemble, [id], 10_000);
 }
 
 async function clientsOfEvery(ensemble: Ensemble, ids = ensemble.slots.map((s) => s.id)): Promise<Map<number, ArborClient>> {

@@ -5,11 +5,8 @@
 // keeps X.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '@arbor/client';
 import { Ensemble, waitFor } from '@arbor/testing';
-
-const text = (s: string) => new TextEncoder().encode(s);
-const str = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
+import { connectTo, str, text } from './clients.js';
 
 describe('a member restarted with a wiped data directory', () => {
   let ensemble: Ensemble;
@@ -27,7 +24,7 @@ describe('a member restarted with a wiped data directory', () => {
     const a = await ensemble.waitForLeader();
     const [b, c] = ensemble.slots.map((s) => s.id).filter((id) => id !== a) as [number, number];
     await ensemble.kill(c);
-    const client = await connect(`127.0.0.1:${ensemble.slot(a).clientPort}`, { sessionTimeoutMs: 8_000 });
+    const client = await connectTo(ensemble, [a]);
     try {
       await client.create('/x', text('acknowledged while C was down'));
     } finally {
@@ -58,7 +55,7 @@ describe('a member restarted with a wiped data directory', () => {
     await ensemble.restart(a);
     const leader = await ensemble.waitForLeader(30_000);
     expect(leader).not.toBe(c);
-    const reader = await connect(ensemble.slots.map((s) => `127.0.0.1:${s.clientPort}`).join(','), { sessionTimeoutMs: 8_000 });
+    const reader = await connectTo(ensemble);
     try {
       await reader.sync('/');
       expect(str((await reader.getData('/x')).data)).toBe('acknowledged while C was down');
@@ -69,7 +66,7 @@ describe('a member restarted with a wiped data directory', () => {
     }
     await waitFor('the wiped member to be caught up', async () => ((await ensemble.status(b)).rejoinGuarded ? undefined : true), 20_000);
     await ensemble.waitForConvergence(30_000);
-    const c2 = await connect(`127.0.0.1:${ensemble.slot(b).clientPort}`, { sessionTimeoutMs: 8_000 });
+    const c2 = await connectTo(ensemble, [b]);
     try {
       await c2.sync('/');
       expect(str((await c2.getData('/x')).data)).toBe('acknowledged while C was down');

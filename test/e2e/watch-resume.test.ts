@@ -6,7 +6,7 @@
 
 import { writeFileSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, utf8, type ArborClient, type ConnectionState, type PersistentWatchEvent } from '@arbor/client';
+import { connect, utf8, type ArborClient, type ConnectionState, type PersistentWatch, type PersistentWatchEvent } from '@arbor/client';
 import { Ensemble, Mode, startProxy, waitFor, type FaultProxy } from '@arbor/testing';
 
 /** The next `n` events of a persistent watch, bounded in time. */
@@ -69,6 +69,54 @@ function connectWriter(ensemble: Ensemble): Promise<ArborClient> {
   return connect([2, 3].map((id) => `127.0.0.1:${ensemble.slot(id).clientPort}`).join(','), { sessionTimeoutMs: 20_000 });
 }
 
+/** A watcher (connectWatcher) and a writer (connectWriter), closed by the suite's `cleanup` after the test. */
+async function connectPair(
+  ensemble: Ensemble,
+  cleanup: (() => Promise<unknown>)[],
+): Promise<{ watcher: ArborClient; writer: ArborClient; proxies: Map<number, FaultProxy> }> {
+  const { client: watcher, proxies } = await connectWatcher(ensemble);
+  const writer = await connectWriter(ensemble);
+  cleanup.push(
+    async () => Promise.all([...proxies.values()].map((p) => p.close())),
+    () => watcher.close(),
+    () => writer.close(),
+  );
+  return { watcher, writer, proxies };
+}
+
+/**
+ * The writer creates `root` and then `nodes` in order; the watcher registers a recursive watch on
+ * `root` once its member has applied them: a watch registered before that would hear the setup
+ * creates as live events.
+ */
+async function watchAfterCreating(
+  watcher: ArborClient,
+  writer: ArborClient,
+  root: string,
+  nodes: readonly (readonly [path: string, data: Uint8Array | null])[] = [],
+): Promise<{ watch: PersistentWatch; events: AsyncIterator<PersistentWatchEvent> }> {
+  await writer.create(root, null);
+  for (const [path, data] of nodes) await writer.create(path, data);
+  await watcher.sync(root);
+  const watch = watcher.watch(root, { recursive: true });
+  await watch.ready;
+  return { watch, events: watch[Symbol.asyncIterator]() };
+}
+
+/** Cuts every link of the watcher: its connection is reset, and it can reach no member. */
+async function cutOff(watcher: ArborClient, proxies: Map<number, FaultProxy>): Promise<void> {
+  const suspended = nextState(watcher, 'suspended');
+  for (const p of proxies.values()) p.setMode(Mode.drop);
+  await suspended;
+}
+
+/** Lets the watcher reach members `ids` again, and waits until it has reconnected to one. */
+async function reconnectVia(watcher: ArborClient, proxies: Map<number, FaultProxy>, ids: readonly number[]): Promise<void> {
+  const reconnected = nextState(watcher, 'reconnected');
+  for (const id of ids) proxies.get(id)!.setMode(Mode.pass);
+  await reconnected;
+}
+
 /** Zxids must not decrease, and no (zxid, type, path) may come twice. */
 function expectOrderedOnce(events: readonly PersistentWatchEvent[]): void {
   const zxids = events.map((e) => e.zxid);
@@ -89,28 +137,13 @@ describe('resuming persistent watches within the change window', () => {
   afterAll(async () => ensemble?.stop());
 
   it('replays exactly the changes missed while its links were cut, in zxid order, then the live ones', async () => {
-    const { client: watcher, proxies } = await connectWatcher(ensemble);
-    const writer = await connectWriter(ensemble);
-    cleanup.push(
-      async () => Promise.all([...proxies.values()].map((p) => p.close())),
-      () => watcher.close(),
-      () => writer.close(),
-    );
-
-    await writer.create('/app', null);
-    await writer.create('/app/cfg', utf8('0'));
-    await watcher.sync('/app'); // see the small-window test: no setup creates heard live
-    const watch = watcher.watch('/app', { recursive: true });
-    await watch.ready;
-    const events = watch[Symbol.asyncIterator]();
+    const { watcher, writer, proxies } = await connectPair(ensemble, cleanup);
+    const { watch, events } = await watchAfterCreating(watcher, writer, '/app', [['/app/cfg', utf8('0')]]);
     await writer.setData('/app/cfg', utf8('1'));
     const [before] = await take(events, 1);
     expect(before).toMatchObject({ type: 'NodeDataChanged', path: '/app/cfg' });
 
-    // Cut every link of the watcher: its connection is reset, and it can reach no member.
-    const suspended = nextState(watcher, 'suspended');
-    for (const p of proxies.values()) p.setMode(Mode.drop);
-    await suspended;
+    await cutOff(watcher, proxies);
 
     const expected: string[] = [];
     for (let i = 0; i < 30; i++) {
@@ -144,10 +177,7 @@ describe('resuming persistent watches within the change window', () => {
     expected.push('NodeDataChanged /app/cfg');
 
     // Back, but not to member 1: the replay comes from another member's window.
-    const reconnected = nextState(watcher, 'reconnected');
-    proxies.get(2)!.setMode(Mode.pass);
-    proxies.get(3)!.setMode(Mode.pass);
-    await reconnected;
+    await reconnectVia(watcher, proxies, [2, 3]);
     expect(watcher.memberId).not.toBe(1);
 
     const missed = await take(events, expected.length);
@@ -165,21 +195,11 @@ describe('resuming persistent watches within the change window', () => {
   });
 
   it('replays the missed changes to a persistent watch exactly once when one-shot watches are re-armed with it', async () => {
-    const { client: watcher, proxies } = await connectWatcher(ensemble);
-    const writer = await connectWriter(ensemble);
-    cleanup.push(
-      async () => Promise.all([...proxies.values()].map((p) => p.close())),
-      () => watcher.close(),
-      () => writer.close(),
-    );
-
-    await writer.create('/mix', null);
-    await writer.create('/mix/cfg', utf8('0'));
-    await writer.create('/mix/doomed', null);
-    await watcher.sync('/mix'); // see the small-window test: no setup creates heard live
-    const watch = watcher.watch('/mix', { recursive: true });
-    await watch.ready;
-    const events = watch[Symbol.asyncIterator]();
+    const { watcher, writer, proxies } = await connectPair(ensemble, cleanup);
+    const { watch, events } = await watchAfterCreating(watcher, writer, '/mix', [
+      ['/mix/cfg', utf8('0')],
+      ['/mix/doomed', null],
+    ]);
     // One-shot watches on nodes inside the persistent watch's subtree, as an application
     // that reads a config and also follows its subtree would hold.
     const data = await watcher.getData('/mix/cfg', { watch: true });
@@ -187,19 +207,14 @@ describe('resuming persistent watches within the change window', () => {
     const later = await watcher.exists('/mix/later', { watch: true });
     expect(later.stat).toBeNull();
 
-    const suspended = nextState(watcher, 'suspended');
-    for (const p of proxies.values()) p.setMode(Mode.drop);
-    await suspended;
+    await cutOff(watcher, proxies);
     const changes = [
       await writer.setData('/mix/cfg', utf8('1')).then((s) => ({ zxid: s.mzxid, line: 'NodeDataChanged /mix/cfg' })),
       await writer.create2('/mix/later', null).then((r) => ({ zxid: r.stat.czxid, line: 'NodeCreated /mix/later' })),
       await writer.setData('/mix/cfg', utf8('2')).then((s) => ({ zxid: s.mzxid, line: 'NodeDataChanged /mix/cfg' })),
     ];
     await writer.delete('/mix/doomed');
-    const reconnected = nextState(watcher, 'reconnected');
-    proxies.get(2)!.setMode(Mode.pass);
-    proxies.get(3)!.setMode(Mode.pass);
-    await reconnected;
+    await reconnectVia(watcher, proxies, [2, 3]);
 
     expect(await data.changed).toMatchObject({ type: 'NodeDataChanged', path: '/mix/cfg' });
     expect(await doomed.changed).toMatchObject({ type: 'NodeDeleted', path: '/mix/doomed' });
@@ -214,20 +229,11 @@ describe('resuming persistent watches within the change window', () => {
   });
 
   it('loses nothing and repeats nothing when its member is killed with kill -9 in the middle of a stream of writes', async () => {
-    const { client: watcher, proxies } = await connectWatcher(ensemble);
-    const writer = await connectWriter(ensemble);
-    cleanup.push(
-      async () => Promise.all([...proxies.values()].map((p) => p.close())),
-      () => watcher.close(),
-      () => writer.close(),
-      async () => {
-        if (ensemble.slot(1).process === null) await ensemble.restart(1);
-      },
-    );
-    await writer.create('/stream', null);
-    const watch = watcher.watch('/stream', { recursive: true });
-    await watch.ready;
-    const events = watch[Symbol.asyncIterator]();
+    const { watcher, writer, proxies } = await connectPair(ensemble, cleanup);
+    cleanup.push(async () => {
+      if (ensemble.slot(1).process === null) await ensemble.restart(1);
+    });
+    const { watch, events } = await watchAfterCreating(watcher, writer, '/stream');
 
     // One writer, each create awaited: creation order is zxid order.
     const created: string[] = [];
@@ -247,10 +253,7 @@ describe('resuming persistent watches within the change window', () => {
       await suspended;
       const atCut = created.length;
       await createdAtLeast(atCut + 40, 'writes while the watcher is away');
-      const reconnected = nextState(watcher, 'reconnected');
-      proxies.get(2)!.setMode(Mode.pass);
-      proxies.get(3)!.setMode(Mode.pass);
-      await reconnected;
+      await reconnectVia(watcher, proxies, [2, 3]);
       // The replay and the live events meet while the writer goes on.
       await createdAtLeast(created.length + 20, 'writes after the reconnect');
     } finally {
@@ -280,40 +283,25 @@ describe('resuming persistent watches beyond a small change window', () => {
     const { client: watcher, proxies } = await connectWatcher(ensemble);
     const writer = await connectWriter(ensemble);
     try {
-      await writer.create('/app', null);
-      await writer.create('/app/cfg', utf8('0'));
-      // The watcher's member may not have applied the creates yet: a watch registered before it
-      // does would hear them as live events.
-      await watcher.sync('/app');
-      const recursive = watcher.watch('/app', { recursive: true });
+      const { watch: recursive, events: deep } = await watchAfterCreating(watcher, writer, '/app', [['/app/cfg', utf8('0')]]);
       const plain = watcher.watch('/app/cfg');
-      await Promise.all([recursive.ready, plain.ready]);
-      const deep = recursive[Symbol.asyncIterator]();
+      await plain.ready;
       const flat = plain[Symbol.asyncIterator]();
 
       // A gap of 5 changes fits the window: replayed as usual.
-      let suspended = nextState(watcher, 'suspended');
-      for (const p of proxies.values()) p.setMode(Mode.drop);
-      await suspended;
+      await cutOff(watcher, proxies);
       for (let i = 0; i < 5; i++) await writer.setData('/app/cfg', utf8(`small-${i}`));
-      let reconnected = nextState(watcher, 'reconnected');
-      for (const p of proxies.values()) p.setMode(Mode.pass);
-      await reconnected;
+      await reconnectVia(watcher, proxies, [...proxies.keys()]);
       const small = await take(deep, 5);
       expect(brief(small)).toEqual(Array(5).fill('NodeDataChanged /app/cfg'));
       expectOrderedOnce(small);
       expect(brief(await take(flat, 5))).toEqual(Array(5).fill('NodeDataChanged /app/cfg'));
 
       // A gap of 40 creates (80 changes with the parent's NodeChildrenChanged) does not.
-      suspended = nextState(watcher, 'suspended');
-      for (const p of proxies.values()) p.setMode(Mode.drop);
-      await suspended;
+      await cutOff(watcher, proxies);
       let lastCreated = 0;
       for (let i = 0; i < 40; i++) lastCreated = (await writer.create2(`/app/n${i}`, null)).stat.czxid;
-      reconnected = nextState(watcher, 'reconnected');
-      proxies.get(2)!.setMode(Mode.pass);
-      proxies.get(3)!.setMode(Mode.pass);
-      await reconnected;
+      await reconnectVia(watcher, proxies, [2, 3]);
       expect(watcher.memberId).not.toBe(1);
       // Then a live change: between the two, only the resync, none of the 40 creates.
       const live = await writer.setData('/app/cfg', utf8('live'));

@@ -11,4 +11,5 @@ export type { RaftConfig, ReadOnlyMode } from './config.js';
 export { RawNode, type FollowerStatus, type RequestResult, type Status } from './raw-node.js';
 export type { ProposeResult, RejectReason, Rejection } from './leader.js';
 export type { ProgressState } from './progress.js';
+export { foundingPeersNeeded, holdsOnlyFounding } from './rejoin-guard.js';
 export { majority, quorumMatchIndex, voteOutcome, hasQuorum, type VoteOutcome } from './quorum.js';

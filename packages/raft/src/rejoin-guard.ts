@@ -30,7 +30,25 @@
 // votes normally from there on. The lift is written with (or after) the writes that satisfy it
 // (Ready.liftsRejoinGuard), so no crash separates the two.
 
+import { majority } from './quorum.js';
 import type { LogPosition } from './types.js';
+
+/**
+ * Whether a log ending at `last` holds nothing past `fresh` (the founding entries a newly created
+ * data directory has). The guard, and the hosts' probes of their peers, judge by this one rule.
+ */
+export function holdsOnlyFounding(last: LogPosition, fresh: LogPosition): boolean {
+  return last.term < fresh.term || (last.term === fresh.term && last.index <= fresh.index);
+}
+
+/**
+ * Peers with only the founding entries that prove an ensemble of `voters` new: enough to meet
+ * every majority (a committing majority may include the asking member itself). A lone voter
+ * needs none: nothing it could lose is held anywhere else.
+ */
+export function foundingPeersNeeded(voters: number): number {
+  return voters <= 1 ? 0 : voters - majority(voters) + 1;
+}
 
 export class RejoinGuard {
   /** Term of the leader whose first append set `floor`; 0 before any append. */
@@ -43,7 +61,7 @@ export class RejoinGuard {
 
   /** Whether a log ending at `last` holds nothing past the founding entries. */
   holdsOnlyFounding(last: LogPosition): boolean {
-    return last.term < this.fresh.term || (last.term === this.fresh.term && last.index <= this.fresh.index);
+    return holdsOnlyFounding(last, this.fresh);
   }
 
   /** An append from the leader of `term`, carrying the leader's last log index. */

@@ -1,4 +1,4 @@
-import { majority, type LogPosition, type NodeId } from '@arbor/raft';
+import { foundingPeersNeeded, holdsOnlyFounding, type LogPosition, type NodeId } from '@arbor/raft';
 
 // How a member under the rejoin guard (RaftConfig.rejoinGuard) tells a brand-new ensemble from one
 // it rejoins with lost storage: it asks its peers whether their logs hold only the founding
@@ -10,14 +10,13 @@ import { majority, type LogPosition, type NodeId } from '@arbor/raft';
 /** Ticks between two rounds of questions while guarded. */
 export const FOUNDING_PROBE_EVERY_TICKS = 2;
 
+// The rule a member answers by is the one its own guard applies (@arbor/raft, rejoin-guard.ts);
+// it is re-exported so the probe's callers and tests find the whole probe in one module.
+export { foundingPeersNeeded, holdsOnlyFounding };
+
 export type FoundingEnvelope =
   /** Does your log hold only entries up to `fresh` (the founding ones)? */
   { k: 'foundingQ'; fresh: LogPosition } | { k: 'foundingA'; onlyFounding: boolean };
-
-/** Whether a log ending at `last` holds nothing past `fresh`. */
-export function holdsOnlyFounding(last: LogPosition, fresh: LogPosition): boolean {
-  return last.term < fresh.term || (last.term === fresh.term && last.index <= fresh.index);
-}
 
 function isPosition(value: unknown): value is LogPosition {
   const p = value as LogPosition | null;
@@ -60,13 +59,4 @@ export class FoundingProbe {
     }
     return count >= needed;
   }
-}
-
-/**
- * Peers with only the founding entries that prove an ensemble of `voters` new: enough to meet
- * every majority (a committing majority may include the asking member itself). A lone voter
- * needs none: nothing it could lose is held anywhere else.
- */
-export function foundingPeersNeeded(voters: number): number {
-  return voters <= 1 ? 0 : voters - majority(voters) + 1;
 }

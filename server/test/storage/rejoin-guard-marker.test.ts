@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_FILE_NAME, REJOIN_GUARD_KEY } from '../../src/io/storage/schema.js';
-import { StorageCorruptionError } from '../../src/io/storage/index.js';
+import { StorageCorruptionError, type ReadyWrites } from '../../src/io/storage/index.js';
 import { cleanUpTempDirs, closeAllStorages, ensureWorkerBuilt, openStorage, tempDir, testEntries } from './helpers.js';
 
 beforeAll(ensureWorkerBuilt);
@@ -33,6 +33,19 @@ async function guardedDir(): Promise<string> {
   return dir;
 }
 
+/** A term-2 Ready that appends entries 4..`lastIndex` after the founding ones, lifting the guard or not. */
+function readyAfterFounding(options: { vote: number | null; commit: number; lastIndex: number; liftsRejoinGuard: boolean }): ReadyWrites {
+  const { vote, commit, lastIndex, liftsRejoinGuard } = options;
+  return {
+    hardState: { term: 2, vote, commit },
+    snapshotChunks: [],
+    snapshot: null,
+    entries: testEntries(4, lastIndex, 2),
+    persistMark: { seq: 1, lastIndex, lastTerm: 2 },
+    liftsRejoinGuard,
+  };
+}
+
 describe('the rejoin guard marker', () => {
   it('is absent from storage that never had it, and survives a reopen once started', async () => {
     const dir = await guardedDir();
@@ -44,14 +57,7 @@ describe('the rejoin guard marker', () => {
   it('is removed by a Ready that lifts the guard, together with its writes', async () => {
     const dir = await guardedDir();
     const storage = await openStorage(dir);
-    storage.persist({
-      hardState: { term: 2, vote: 1, commit: 5 },
-      snapshotChunks: [],
-      snapshot: null,
-      entries: testEntries(4, 5, 2),
-      persistMark: { seq: 1, lastIndex: 5, lastTerm: 2 },
-      liftsRejoinGuard: true,
-    });
+    storage.persist(readyAfterFounding({ vote: 1, commit: 5, lastIndex: 5, liftsRejoinGuard: true }));
     await storage.close();
     const reopened = await openStorage(dir);
     expect(reopened.rejoinGuard).toBeNull();
@@ -61,14 +67,7 @@ describe('the rejoin guard marker', () => {
   it('stays while Readies do not lift it', async () => {
     const dir = await guardedDir();
     const storage = await openStorage(dir);
-    storage.persist({
-      hardState: { term: 2, vote: null, commit: 3 },
-      snapshotChunks: [],
-      snapshot: null,
-      entries: testEntries(4, 9, 2),
-      persistMark: { seq: 1, lastIndex: 9, lastTerm: 2 },
-      liftsRejoinGuard: false,
-    });
+    storage.persist(readyAfterFounding({ vote: null, commit: 3, lastIndex: 9, liftsRejoinGuard: false }));
     await storage.close();
     expect((await openStorage(dir)).rejoinGuard).toEqual(founding);
   });

@@ -2,16 +2,16 @@
 // (RawNode.confirmNewEnsemble): the server's rule, with instant answers from the peers the
 // network lets the asking member reach.
 
-import { majority } from '../quorum.js';
+import { foundingPeersNeeded, holdsOnlyFounding } from '../rejoin-guard.js';
 import type { LogPosition, NodeId } from '../types.js';
 import type { SimMember } from './member.js';
 
-function holdsOnlyFounding(member: SimMember, fresh: LogPosition): boolean {
+/** Whether `member` is up and its log holds only the founding entries `fresh`. */
+function memberHoldsOnlyFounding(member: SimMember, fresh: LogPosition): boolean {
   const node = member.node;
   if (node === null) return false;
-  const lastIndex = node.status().lastIndex;
-  const lastTerm = node.logTerm(lastIndex) ?? 0;
-  return lastTerm < fresh.term || (lastTerm === fresh.term && lastIndex <= fresh.index);
+  const index = node.status().lastIndex;
+  return holdsOnlyFounding({ index, term: node.logTerm(index) ?? 0 }, fresh);
 }
 
 /**
@@ -25,15 +25,13 @@ export function foundingProbe(m: SimMember, peers: ReadonlyMap<NodeId, SimMember
   if (node === null) return false;
   const status = node.status();
   const fresh = status.rejoinGuard;
-  if (fresh === null || !holdsOnlyFounding(m, fresh)) return false;
+  if (fresh === null || !memberHoldsOnlyFounding(m, fresh)) return false;
   let count = 0;
   for (const id of status.confState.voters) {
     const peer = peers.get(id);
     if (id === m.id || peer === undefined || !peer.running || !reachable(id)) continue;
-    if (!holdsOnlyFounding(peer, fresh)) return false;
+    if (!memberHoldsOnlyFounding(peer, fresh)) return false;
     count++;
   }
-  // Enough to meet every majority, which may include `m` itself; a lone voter needs none.
-  const voters = status.confState.voters.length;
-  return count >= (voters <= 1 ? 0 : voters - majority(voters) + 1);
+  return count >= foundingPeersNeeded(status.confState.voters.length);
 }
