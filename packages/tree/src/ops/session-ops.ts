@@ -1,7 +1,7 @@
 import { ErrorCode, EventType } from '@arbor/protocol';
 import { Session } from '../session.js';
 import type { CloseSessionOp, CreateSessionOp, OkResult } from '../txn.js';
-import { fail, locate, nodeRef } from './context.js';
+import { fail, locate } from './context.js';
 import type { ApplyContext } from './context.js';
 import { assert } from '../assert.js';
 
@@ -24,7 +24,7 @@ export function applyCloseSession(ctx: ApplyContext, op: CloseSessionOp): OkResu
   for (const path of [...session.ephemerals].sort()) {
     const loc = locate(state, path);
     assert(loc.id >= 0, `ephemeral ${path} of session ${op.sessionId} is missing`);
-    state.deleteNode(nodeRef(loc, path), txn.zxid, null);
+    state.deleteNode(loc, txn.zxid, null);
     ctx.triggers.push(
       { type: EventType.NodeDeleted, path, zxid: txn.zxid },
       { type: EventType.NodeChildrenChanged, path: loc.parentPath, zxid: txn.zxid },
