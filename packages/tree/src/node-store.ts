@@ -1,5 +1,5 @@
 import type { Stat } from '@arbor/protocol';
-import { assert } from './assert.js';
+import { AssertionError } from './assert.js';
 import type { ChildList } from './child-list.js';
 import type { PathCheck } from './path-index.js';
 
@@ -81,7 +81,7 @@ export class NodeStore implements PathCheck {
   }
 
   release(id: number): void {
-    assert(this.isLive(id), `node id ${id} released twice`);
+    if (!this.isLive(id)) throw new AssertionError(`node id ${id} released twice`);
     this.kind[id] = FREE_KIND;
     this.children[id] = null;
     this.names[id] = '';

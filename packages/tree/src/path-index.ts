@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { AssertionError, assert } from './assert.js';
 
 /**
  * Path → node id in O(1): an open-addressing hash table (linear probing, backward-shift
@@ -59,7 +59,7 @@ export class PathIndex {
     let i = k & mask;
     for (;;) {
       const stored = slots[i * 2 + 1]!;
-      assert(stored !== EMPTY, `node ${id} is not in the path index`);
+      if (stored === EMPTY) throw new AssertionError(`node ${id} is not in the path index`);
       if (stored === id + 1 && slots[i * 2] === k) break;
       i = (i + 1) & mask;
     }

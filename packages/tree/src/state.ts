@@ -1,5 +1,5 @@
 import { OPEN_ACL_UNSAFE } from '@arbor/protocol';
-import { assert } from './assert.js';
+import { AssertionError, assert } from './assert.js';
 import { AclTable } from './acl-table.js';
 import { ChildList } from './child-list.js';
 import { DataStore } from './data-store.js';
@@ -183,7 +183,7 @@ export class TreeState {
   deleteNode(r: NodeRef, zxid: number, journal: Journal | null): void {
     const { nodes } = this;
     const pid = r.parentId;
-    assert(nodes.numChildren(r.id) === 0, `deleting ${r.path}, which has children`);
+    if (nodes.numChildren(r.id) !== 0) throw new AssertionError(`deleting ${r.path}, which has children`);
     this.childTerm(r.parentHash, pid, -1);
     this.nodeTerms(r.pathHash, r.id, -1);
     this.indexRemove(r.id, r.path);
@@ -272,7 +272,7 @@ export class TreeState {
   }
 
   addSession(s: Session): void {
-    assert(!this.sessions.has(s.id), `session ${s.id} added twice`);
+    if (this.sessions.has(s.id)) throw new AssertionError(`session ${s.id} added twice`);
     this.sessions.set(s.id, s);
     this.sessionTerm(s, 1);
     this.evictedTerm(s, 1);
@@ -281,7 +281,7 @@ export class TreeState {
 
   /** Forgets a session and its kept results; its ephemerals must be gone already. */
   removeSession(s: Session): void {
-    assert(s.ephemerals.size === 0, `session ${s.id} removed with ephemerals left`);
+    if (s.ephemerals.size !== 0) throw new AssertionError(`session ${s.id} removed with ephemerals left`);
     for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, -1);
     this.sessionTerm(s, -1);
     this.evictedTerm(s, -1);
@@ -394,7 +394,7 @@ export class TreeState {
     switch (nodes.kind[id]) {
       case NodeKind.EPHEMERAL: {
         const owner = this.sessions.get(nodes.get(id, F.OWNER));
-        assert(owner !== undefined, `ephemeral ${path} has no live owner`);
+        if (owner === undefined) throw new AssertionError(`ephemeral ${path} has no live owner`);
         owner.ephemerals.add(path);
         break;
       }
