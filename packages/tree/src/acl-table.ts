@@ -1,6 +1,6 @@
 import { ArborError, ErrorCode, Perms, ipMatches, validateAcl } from '@arbor/protocol';
 import type { ACL, Id } from '@arbor/protocol';
-import { assert } from './assert.js';
+import { AssertionError } from './assert.js';
 import { Hasher } from './hash.js';
 
 /**
@@ -78,7 +78,7 @@ export class AclTable {
   /** Drops a reference; the entry goes when nothing uses it. */
   unref(id: number): void {
     const entry = this.entry(id);
-    assert(entry.refs > 0, `ACL ${id} unreferenced below zero`);
+    if (entry.refs <= 0) throw new AssertionError(`ACL ${id} unreferenced below zero`);
     if (--entry.refs > 0) return;
     this.byKey.delete(entry.key);
     this.entries[id] = null;
@@ -122,7 +122,7 @@ export class AclTable {
 
   private entry(id: number): AclEntry {
     const e = this.entries[id];
-    assert(e !== undefined && e !== null, `ACL id ${id} is not interned`);
+    if (e === undefined || e === null) throw new AssertionError(`ACL id ${id} is not interned`);
     return e;
   }
 }

@@ -1,6 +1,6 @@
 import { ArborError, ErrorCode } from '@arbor/protocol';
 import type { WatchTrigger } from '@arbor/protocol';
-import { assert } from './assert.js';
+import { AssertionError, assert } from './assert.js';
 import type { ApplyContext } from './ops/context.js';
 import { applyMulti } from './ops/multi.js';
 import { applyCheck, applyCreate, applyDelete, applySetAcl, applySetData } from './ops/node-ops.js';
@@ -39,7 +39,8 @@ const NO_TRIGGERS: readonly WatchTrigger[] = Object.freeze([]);
  * throws. The result is frozen: for a duplicate request it is the object returned first.
  */
 export function applyTxn(state: TreeState, txn: Txn): ApplyOutcome {
-  assert(Number.isSafeInteger(txn.zxid) && txn.zxid > state.lastZxid, `zxid ${txn.zxid} applied after ${state.lastZxid}`);
+  if (!(Number.isSafeInteger(txn.zxid) && txn.zxid > state.lastZxid))
+    throw new AssertionError(`zxid ${txn.zxid} applied after ${state.lastZxid}`);
   state.lastZxid = txn.zxid;
   state.changeCount++;
   const envelope = envelopeProblem(txn);

@@ -9,6 +9,11 @@ export class AssertionError extends Error {
   }
 }
 
+/**
+ * Arguments are evaluated before the call, so a message built from a template costs a string
+ * (and number-to-string conversions) on every pass: on paths that run per apply, write
+ * `if (broken) throw new AssertionError(\`…\`)` instead, which builds it only when thrown.
+ */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AssertionError(message);
 }

@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { AssertionError } from './assert.js';
 
 /**
  * The children of one znode: name → node id, kept in name order (UTF-16 code unit order, what
@@ -76,7 +76,7 @@ export class ChildList {
   insert(name: string, id: number): void {
     if (this.small !== null) {
       const j = lowerBound(this.small, name, false) << 1;
-      assert(this.small[j] !== name, `child '${name}' inserted twice`);
+      if (this.small[j] === name) throw new AssertionError(`child '${name}' inserted twice`);
       if (j === this.small.length) this.small.push(name, id);
       else this.small.splice(j, 0, name, id);
       this.size++;
@@ -89,7 +89,7 @@ export class ChildList {
     if (i === subs.length) i--;
     const pairs = subs[i]!;
     const j = lowerBound(pairs, name, false) << 1;
-    assert(pairs[j] !== name, `child '${name}' inserted twice`);
+    if (pairs[j] === name) throw new AssertionError(`child '${name}' inserted twice`);
     if (j === pairs.length) {
       pairs.push(name, id);
       maxes[i] = name;
@@ -133,7 +133,7 @@ export class ChildList {
   remove(name: string): number {
     if (this.small !== null) {
       const j = lowerBound(this.small, name, false) << 1;
-      assert(this.small[j] === name, `child '${name}' removed but absent`);
+      if (this.small[j] !== name) throw new AssertionError(`child '${name}' removed but absent`);
       const id = this.small[j + 1] as number;
       this.small.splice(j, 2);
       this.size--;
@@ -143,9 +143,9 @@ export class ChildList {
     const maxes = this.maxes!;
     const i = lowerBoundMax(maxes, name, false);
     const pairs = subs[i];
-    assert(pairs !== undefined, `child '${name}' removed but absent`);
+    if (pairs === undefined) throw new AssertionError(`child '${name}' removed but absent`);
     const j = lowerBound(pairs, name, false) << 1;
-    assert(pairs[j] === name, `child '${name}' removed but absent`);
+    if (pairs[j] !== name) throw new AssertionError(`child '${name}' removed but absent`);
     const id = pairs[j + 1] as number;
     pairs.splice(j, 2);
     this.size--;

@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { AssertionError, assert } from './assert.js';
 import type { Hasher } from './hash.js';
 
 /**
@@ -111,7 +111,7 @@ export class DataStore {
     const c = ref % CLASS_BITS;
     const slot = (ref - c) / CLASS_BITS;
     if (c === LARGE) {
-      assert(this.large[slot] !== null, `large value ${slot} released twice`);
+      if (this.large[slot] === null) throw new AssertionError(`large value ${slot} released twice`);
       this.large[slot] = null;
       this.largeFree.push(slot);
       return;

@@ -1,6 +1,7 @@
 import type { Stat } from '@arbor/protocol';
-import { assert } from './assert.js';
+import { AssertionError } from './assert.js';
 import type { ChildList } from './child-list.js';
+import type { PathCheck } from './path-index.js';
 
 /**
  * Znodes as rows of columns, addressed by a numeric id: no object per node, so a million nodes
@@ -33,7 +34,7 @@ const FREE_KIND = 255;
 
 export const ROOT_ID = 0;
 
-export class NodeStore {
+export class NodeStore implements PathCheck {
   /** Numeric fields, STRIDE per node (row-major: one node's stat is one cache-friendly run). */
   num: Float64Array;
   /** Data length in bytes; -1 for null data. */
@@ -43,8 +44,12 @@ export class NodeStore {
   /** Hash of the data bytes, two lanes per node: a digest update never rehashes a value it replaces. */
   dataHash: Uint32Array;
   kind: Uint8Array;
+  /** Parent's id (the root's is its own): with `names`, what confirms a path index hit. */
+  parent: Int32Array;
   /** Children, created on first child: leaves carry no list. */
   children: (ChildList | null)[] = [];
+  /** The node's name under its parent (the same string its parent's child list holds); '' for the root and free ids. */
+  names: string[] = [];
   /** Live nodes. A new id's numeric fields are all 0. */
   count = 0;
   private capacity: number;
@@ -58,6 +63,7 @@ export class NodeStore {
     this.acl = new Int32Array(initialCapacity);
     this.dataHash = new Uint32Array(initialCapacity * 2);
     this.kind = new Uint8Array(initialCapacity).fill(FREE_KIND);
+    this.parent = new Int32Array(initialCapacity);
   }
 
   alloc(): number {
@@ -66,6 +72,7 @@ export class NodeStore {
       if (this.used === this.capacity) this.grow();
       id = this.used++;
       this.children.push(null);
+      this.names.push('');
     }
     const row = id * STRIDE;
     for (let f = 0; f < STRIDE; f++) this.num[row + f] = 0;
@@ -74,9 +81,10 @@ export class NodeStore {
   }
 
   release(id: number): void {
-    assert(this.isLive(id), `node id ${id} released twice`);
+    if (!this.isLive(id)) throw new AssertionError(`node id ${id} released twice`);
     this.kind[id] = FREE_KIND;
     this.children[id] = null;
+    this.names[id] = '';
     this.free.push(id);
     this.count--;
   }
@@ -91,6 +99,20 @@ export class NodeStore {
 
   set(id: number, field: number, value: number): void {
     this.num[id * STRIDE + field] = value;
+  }
+
+  /** Is node `id` the node at `path` (a valid path, not the root)? Compares names from the leaf up. */
+  isAt(id: number, path: string): boolean {
+    const { names, parent } = this;
+    let end = path.length;
+    while (id !== ROOT_ID) {
+      const name = names[id]!;
+      const start = end - name.length;
+      if (start < 1 || path.charCodeAt(start - 1) !== 0x2f || !path.startsWith(name, start)) return false;
+      end = start - 1;
+      id = parent[id]!;
+    }
+    return end === 0;
   }
 
   numChildren(id: number): number {
@@ -119,7 +141,14 @@ export class NodeStore {
 
   /** Bytes held by the columns (the data and child lists are counted elsewhere). */
   columnBytes(): number {
-    return this.num.byteLength + this.dataLength.byteLength + this.acl.byteLength + this.dataHash.byteLength + this.kind.byteLength;
+    return (
+      this.num.byteLength +
+      this.dataLength.byteLength +
+      this.acl.byteLength +
+      this.dataHash.byteLength +
+      this.kind.byteLength +
+      this.parent.byteLength
+    );
   }
 
   private grow(): void {
@@ -139,6 +168,9 @@ export class NodeStore {
     const kind = new Uint8Array(capacity).fill(FREE_KIND);
     kind.set(this.kind);
     this.kind = kind;
+    const parent = new Int32Array(capacity);
+    parent.set(this.parent);
+    this.parent = parent;
     this.capacity = capacity;
   }
 }

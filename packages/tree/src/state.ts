@@ -1,11 +1,12 @@
 import { OPEN_ACL_UNSAFE } from '@arbor/protocol';
-import { assert } from './assert.js';
+import { AssertionError, assert } from './assert.js';
 import { AclTable } from './acl-table.js';
 import { ChildList } from './child-list.js';
 import { DataStore } from './data-store.js';
 import { Hasher, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
 import type { Journal } from './journal.js';
 import { F, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
+import { PathIndex } from './path-index.js';
 import { KeptResult } from './session.js';
 import type { Session } from './session.js';
 import type { TxnResult } from './txn.js';
@@ -71,12 +72,15 @@ export interface NodeRef {
 
 /** Scratch state for digest terms: hashing never nests, so one suffices. */
 const scratch = new Hasher();
+const PATH_BASE = new Hasher(SEED_PATH);
 const isSafe = Number.isSafeInteger;
 
 export class TreeState {
   readonly nodes = new NodeStore();
   readonly data = new DataStore();
   readonly acls = new AclTable();
+  /** Every node but the root by its path's key: resolving a path is one probe, not a walk. */
+  readonly index = new PathIndex();
   readonly sessions = new Map<number, Session>();
   /** Container and TTL nodes by path: what dueForRemoval scans instead of the whole tree. */
   readonly containers = new Map<string, number>();
@@ -109,17 +113,13 @@ export class TreeState {
   /** Node id of a valid path, or -1. */
   resolve(path: string): number {
     if (path === '/') return ROOT_ID;
-    const children = this.nodes.children;
-    let id = ROOT_ID;
-    let start = 1;
-    for (;;) {
-      const kids = children[id];
-      if (kids === null || kids === undefined) return -1;
-      const end = path.indexOf('/', start);
-      id = kids.get(end < 0 ? path.slice(start) : path.slice(start, end));
-      if (id < 0 || end < 0) return id;
-      start = end + 1;
-    }
+    return this.index.find(scratch.from(PATH_BASE).str(path).finalA(), path, this.nodes);
+  }
+
+  /** Node id of a valid path whose pathHash is `h` (computed anyway for the digest), or -1. */
+  resolveHashed(path: string, h: Hasher): number {
+    if (path === '/') return ROOT_ID;
+    return this.index.find(h.finalA(), path, this.nodes);
   }
 
   dataOf(id: number): Uint8Array | null {
@@ -145,10 +145,13 @@ export class TreeState {
     nodes.set(id, F.MTIME, n.timeMs);
     nodes.set(id, F.OWNER, n.owner);
     this.storeData(id, n.data);
+    nodes.parent[id] = pid;
+    nodes.names[id] = n.name;
     let kids = nodes.children[pid];
     if (kids === null || kids === undefined) kids = nodes.children[pid] = new ChildList();
     kids.insert(n.name, id);
     kids.creations++;
+    this.index.add(n.pathHash.finalA(), id);
     const cversion = nodes.get(pid, F.CVERSION);
     const pzxid = nodes.get(pid, F.PZXID);
     nodes.set(pid, F.CVERSION, cversion + 1);
@@ -169,6 +172,7 @@ export class TreeState {
     const kids = nodes.children[pid]!;
     kids.remove(n.name);
     kids.creations--;
+    this.index.remove(n.pathHash.finalA(), id);
     nodes.set(pid, F.CVERSION, cversion);
     nodes.set(pid, F.PZXID, pzxid);
     this.childTerm(n.parentHash, pid, 1);
@@ -179,11 +183,12 @@ export class TreeState {
   deleteNode(r: NodeRef, zxid: number, journal: Journal | null): void {
     const { nodes } = this;
     const pid = r.parentId;
-    assert(nodes.numChildren(r.id) === 0, `deleting ${r.path}, which has children`);
+    if (nodes.numChildren(r.id) !== 0) throw new AssertionError(`deleting ${r.path}, which has children`);
     this.childTerm(r.parentHash, pid, -1);
     this.nodeTerms(r.pathHash, r.id, -1);
     this.indexRemove(r.id, r.path);
     nodes.children[pid]!.remove(r.name);
+    this.index.remove(r.pathHash.finalA(), r.id);
     const cversion = nodes.get(pid, F.CVERSION);
     const pzxid = nodes.get(pid, F.PZXID);
     nodes.set(pid, F.CVERSION, cversion + 1);
@@ -202,6 +207,7 @@ export class TreeState {
     const pid = r.parentId;
     this.childTerm(r.parentHash, pid, -1);
     nodes.children[pid]!.insert(r.name, r.id);
+    this.index.add(r.pathHash.finalA(), r.id);
     nodes.set(pid, F.CVERSION, cversion);
     nodes.set(pid, F.PZXID, pzxid);
     this.childTerm(r.parentHash, pid, 1);
@@ -266,7 +272,7 @@ export class TreeState {
   }
 
   addSession(s: Session): void {
-    assert(!this.sessions.has(s.id), `session ${s.id} added twice`);
+    if (this.sessions.has(s.id)) throw new AssertionError(`session ${s.id} added twice`);
     this.sessions.set(s.id, s);
     this.sessionTerm(s, 1);
     this.evictedTerm(s, 1);
@@ -275,7 +281,7 @@ export class TreeState {
 
   /** Forgets a session and its kept results; its ephemerals must be gone already. */
   removeSession(s: Session): void {
-    assert(s.ephemerals.size === 0, `session ${s.id} removed with ephemerals left`);
+    if (s.ephemerals.size !== 0) throw new AssertionError(`session ${s.id} removed with ephemerals left`);
     for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, -1);
     this.sessionTerm(s, -1);
     this.evictedTerm(s, -1);
@@ -326,13 +332,19 @@ export class TreeState {
   }
 
   /**
-   * For the snapshot reader: links a node under its parent (parents come first, siblings in
-   * name order). False when the name does not sort after the previous sibling's.
+   * For the snapshot reader: links a node (whose pathHash is `ph`) under its parent (parents
+   * come first, siblings in name order). False when the name does not sort after the previous
+   * sibling's.
    */
-  restoreLink(parentId: number, name: string, id: number): boolean {
-    let kids = this.nodes.children[parentId];
-    if (kids === null || kids === undefined) kids = this.nodes.children[parentId] = new ChildList();
-    return kids.append(name, id);
+  restoreLink(parentId: number, name: string, id: number, ph: Hasher): boolean {
+    const { nodes } = this;
+    let kids = nodes.children[parentId];
+    if (kids === null || kids === undefined) kids = nodes.children[parentId] = new ChildList();
+    if (!kids.append(name, id)) return false;
+    nodes.parent[id] = parentId;
+    nodes.names[id] = name;
+    this.index.add(ph.finalA(), id);
+    return true;
   }
 
   /** For the snapshot reader: sets a restored node's sequential counter (creating its child list). */
@@ -382,7 +394,7 @@ export class TreeState {
     switch (nodes.kind[id]) {
       case NodeKind.EPHEMERAL: {
         const owner = this.sessions.get(nodes.get(id, F.OWNER));
-        assert(owner !== undefined, `ephemeral ${path} has no live owner`);
+        if (owner === undefined) throw new AssertionError(`ephemeral ${path} has no live owner`);
         owner.ephemerals.add(path);
         break;
       }

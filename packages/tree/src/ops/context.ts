@@ -2,9 +2,7 @@ import { ArborError, ErrorCode } from '@arbor/protocol';
 import type { WatchTrigger } from '@arbor/protocol';
 import { permName } from '../acl-table.js';
 import type { Journal } from '../journal.js';
-import { ROOT_ID } from '../node-store.js';
 import type { Session } from '../session.js';
-import type { Hasher } from '../hash.js';
 import { childPathHash, pathHash } from '../state.js';
 import type { NodeRef, TreeState } from '../state.js';
 import type { Txn } from '../txn.js';
@@ -25,38 +23,20 @@ export function fail(code: ErrorCode, message: string): never {
   throw new ArborError(code, message);
 }
 
-/** A node's parent and place, found without computing any hash yet. */
-export interface Located {
-  parentId: number;
-  parentPath: string;
-  name: string;
-  /** -1 when the parent exists but the node does not. */
-  id: number;
-}
-
-/** Finds a non-root path's parent and the node; parentId -1 when the parent is missing. */
-export function locate(state: TreeState, path: string): Located {
+/**
+ * A non-root path's node and parent with both path hashes (the digest needs them for any
+ * change; the path index finds both by them): `id` -1 when the node does not exist,
+ * `parentId` -1 when the parent does not either.
+ */
+export function locate(state: TreeState, path: string): NodeRef {
   const slash = path.lastIndexOf('/');
   const parentPath = slash === 0 ? '/' : path.slice(0, slash);
   const name = path.slice(slash + 1);
-  const parentId = state.resolve(parentPath);
-  const kids = parentId < 0 ? null : state.nodes.children[parentId];
-  const id = kids === null || kids === undefined ? -1 : kids.get(name);
-  return { parentId, parentPath, name, id };
-}
-
-/** The full reference a primitive needs (hashes computed once, the child's from the parent's). */
-export function nodeRef(loc: Located, path: string): NodeRef {
-  const parentHash: Hasher = pathHash(loc.parentPath);
-  return {
-    id: loc.id,
-    parentId: loc.parentId,
-    parentPath: loc.parentPath,
-    parentHash,
-    name: loc.name,
-    path,
-    pathHash: childPathHash(parentHash, loc.parentId === ROOT_ID, loc.name),
-  };
+  const parentHash = pathHash(parentPath);
+  const ph = childPathHash(parentHash, slash === 0, name);
+  const id = state.resolveHashed(path, ph);
+  const parentId = id >= 0 ? state.nodes.parent[id]! : state.resolveHashed(parentPath, parentHash);
+  return { id, parentId, parentPath, parentHash, name, path, pathHash: ph };
 }
 
 export function requirePerm(ctx: ApplyContext, id: number, perm: number, subject: string, onPath: string): void {

@@ -4,7 +4,7 @@ import { F, NodeKind, ROOT_ID } from '../node-store.js';
 import { ownString } from '../paths.js';
 import { childPathHash, pathHash } from '../state.js';
 import type { CheckOp, CreateOp, CreateResult, DeleteOp, OkResult, SetAclOp, SetDataOp, StatResult } from '../txn.js';
-import { fail, locate, nodeRef, requireNode, requirePerm, requireVersion } from './context.js';
+import { fail, locate, requireNode, requirePerm, requireVersion } from './context.js';
 import type { ApplyContext } from './context.js';
 
 /**
@@ -28,27 +28,27 @@ export function applyCreate(ctx: ApplyContext, op: CreateOp): CreateResult {
   // A sequential path may end in '/': the counter is then the whole name.
   const slash = op.path.lastIndexOf('/');
   const parentPath = slash === 0 ? '/' : op.path.slice(0, slash);
-  const parentId = state.resolve(parentPath);
+  const parentHash = pathHash(parentPath);
+  const parentId = state.resolveHashed(parentPath, parentHash);
   if (parentId < 0) fail(ErrorCode.NONODE, `${subject}: parent ${parentPath} does not exist`);
   requirePerm(ctx, parentId, Perms.CREATE, subject, parentPath);
   const kids = state.nodes.children[parentId];
   const path = sequential ? sequentialName(op.path, kids?.creations ?? 0) : op.path;
-  const name = path.slice(slash + 1);
-  if (kids && kids.get(name) >= 0) fail(ErrorCode.NODEEXISTS, `create ${path}: node already exists`);
+  const name = ownString(path.slice(slash + 1));
+  const ph = childPathHash(parentHash, parentId === ROOT_ID, name);
+  if (kids && kids.size > 0 && state.resolveHashed(path, ph) >= 0) fail(ErrorCode.NODEEXISTS, `create ${path}: node already exists`);
   if (state.nodes.kind[parentId] === NodeKind.EPHEMERAL) {
     fail(ErrorCode.NOCHILDRENFOREPHEMERALS, `${subject}: parent ${parentPath} is ephemeral and cannot have children`);
   }
   const kind = kindOf(op.mode);
-  const parentHash = pathHash(parentPath);
-  const ownName = ownString(name);
   const id = state.createNode(
     {
       parentId,
       parentPath,
       parentHash,
-      name: ownName,
+      name,
       path,
-      pathHash: childPathHash(parentHash, parentId === ROOT_ID, ownName),
+      pathHash: ph,
       data: op.data,
       aclId: state.acls.intern(acl),
       kind,
@@ -76,7 +76,7 @@ export function applyDelete(ctx: ApplyContext, op: DeleteOp): OkResult {
   requireVersion(op.version, state.nodes.get(loc.id, F.VERSION), subject);
   const numChildren = state.nodes.numChildren(loc.id);
   if (numChildren > 0) fail(ErrorCode.NOTEMPTY, `${subject}: node has ${numChildren} children`);
-  state.deleteNode(nodeRef(loc, op.path), txn.zxid, ctx.journal);
+  state.deleteNode(loc, txn.zxid, ctx.journal);
   ctx.triggers.push(
     { type: EventType.NodeDeleted, path: op.path, zxid: txn.zxid },
     { type: EventType.NodeChildrenChanged, path: loc.parentPath, zxid: txn.zxid },
@@ -87,10 +87,12 @@ export function applyDelete(ctx: ApplyContext, op: DeleteOp): OkResult {
 export function applySetData(ctx: ApplyContext, op: SetDataOp): StatResult {
   const { state, txn } = ctx;
   const subject = `setData ${op.path}`;
-  const id = requireNode(state, op.path, subject);
+  const ph = pathHash(op.path);
+  const id = state.resolveHashed(op.path, ph);
+  if (id < 0) fail(ErrorCode.NONODE, `${subject}: node does not exist`);
   requirePerm(ctx, id, Perms.WRITE, subject, op.path);
   requireVersion(op.version, state.nodes.get(id, F.VERSION), subject);
-  state.setData(id, pathHash(op.path), op.data, txn.zxid, txn.timeMs, ctx.journal);
+  state.setData(id, ph, op.data, txn.zxid, txn.timeMs, ctx.journal);
   ctx.triggers.push({ type: EventType.NodeDataChanged, path: op.path, zxid: txn.zxid });
   return { err: 0, stat: state.nodes.stat(id) };
 }

@@ -2,7 +2,7 @@ import { EventType } from '@arbor/protocol';
 import { F, NodeKind } from '../node-store.js';
 import type { TreeState } from '../state.js';
 import type { ReapOp, ReapResult } from '../txn.js';
-import { locate, nodeRef } from './context.js';
+import { locate } from './context.js';
 import type { ApplyContext } from './context.js';
 
 /**
@@ -42,7 +42,7 @@ export function applyReap(ctx: ApplyContext, op: ReapOp): ReapResult {
   if (op.path === '/') return { err: 0, removed: false };
   const loc = locate(state, op.path);
   if (loc.id < 0 || !isDue(state, loc.id, txn.timeMs)) return { err: 0, removed: false };
-  state.deleteNode(nodeRef(loc, op.path), txn.zxid, null);
+  state.deleteNode(loc, txn.zxid, null);
   ctx.triggers.push(
     { type: EventType.NodeDeleted, path: op.path, zxid: txn.zxid },
     { type: EventType.NodeChildrenChanged, path: loc.parentPath, zxid: txn.zxid },

@@ -1,9 +1,9 @@
 import { ErrorCode, EventType } from '@arbor/protocol';
 import { Session } from '../session.js';
 import type { CloseSessionOp, CreateSessionOp, OkResult } from '../txn.js';
-import { fail, locate, nodeRef } from './context.js';
+import { fail, locate } from './context.js';
 import type { ApplyContext } from './context.js';
-import { assert } from '../assert.js';
+import { AssertionError } from '../assert.js';
 
 /** Opens a session. The id is chosen by the leader and is new; a reused id is a leader bug, refused. */
 export function applyCreateSession(ctx: ApplyContext, op: CreateSessionOp): OkResult {
@@ -23,8 +23,8 @@ export function applyCloseSession(ctx: ApplyContext, op: CloseSessionOp): OkResu
   if (session === undefined) fail(ErrorCode.SESSIONEXPIRED, `closeSession: session ${op.sessionId} is already closed or expired`);
   for (const path of [...session.ephemerals].sort()) {
     const loc = locate(state, path);
-    assert(loc.id >= 0, `ephemeral ${path} of session ${op.sessionId} is missing`);
-    state.deleteNode(nodeRef(loc, path), txn.zxid, null);
+    if (loc.id < 0) throw new AssertionError(`ephemeral ${path} of session ${op.sessionId} is missing`);
+    state.deleteNode(loc, txn.zxid, null);
     ctx.triggers.push(
       { type: EventType.NodeDeleted, path, zxid: txn.zxid },
       { type: EventType.NodeChildrenChanged, path: loc.parentPath, zxid: txn.zxid },

@@ -256,10 +256,10 @@ export class SnapshotReader {
     ];
     for (const [field, v] of fields) nodes.set(id, field, v);
     state.storeData(id, data);
-    if (parent !== undefined && !state.restoreLink(parent.id, name, id)) {
+    const hash = parent === undefined ? pathHash('/') : childPathHash(parent.hash, parent.id === ROOT_ID, name);
+    if (parent !== undefined && !state.restoreLink(parent.id, name, id, hash)) {
       throw new SnapshotError(`node ${name}: siblings out of order or repeated`);
     }
-    const hash = parent === undefined ? pathHash('/') : childPathHash(parent.hash, parent.id === ROOT_ID, name);
     state.restoreTerms(id, hash);
     this.open.push({ id, hash, name, creations: creations as number });
     if (kind === NodeKind.EPHEMERAL) this.ephemerals.push({ id, owner, path: this.openPath() });
