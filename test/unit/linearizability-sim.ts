@@ -3,6 +3,7 @@
 // outputs come from a plain sequential znode store applied in the order of those instants. Some
 // operations time out (possibly applied: their effect happens, or not, and the output is lost)
 // and some fail definitely (no effect). Used by the property tests and the performance test.
+import { SeededRandom } from '@arbor/raft';
 import type { HistoryEntry, OpInput, OpKind, OpOutput, Value } from '../src/linearizability/index.js';
 
 export interface SimOptions {
@@ -17,18 +18,6 @@ export interface SimOptions {
   failedRate: number;
   /** Chance that a read records Stat.version. */
   readVersionRate: number;
-}
-
-/** mulberry32: small, seeded, good enough for workload shapes. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -116,7 +105,8 @@ interface SimOp {
 }
 
 export function simulateHistory(o: SimOptions): HistoryEntry[] {
-  const rand = prng(o.seed);
+  const random = new SeededRandom(o.seed);
+  const rand = (): number => random.nextFloat();
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const ops: SimOp[] = [];
   let valueSeq = 0;

@@ -34,7 +34,10 @@ export async function advanceUntil(condition: () => boolean, what = 'condition',
   throw new Error(`timed out waiting for ${what} after ${maxMs} ms of fake time`);
 }
 
-/** A deterministic uniform [0, 1) source (mulberry32). */
+/**
+ * A deterministic uniform [0, 1) source (mulberry32). Its own copy: the client depends on
+ * protocol and ws only, so its tests do not reach for @arbor/raft's SeededRandom.
+ */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SeededRandom } from '@arbor/raft';
 import type { SqliteStorage } from '../../src/io/storage/index.js';
 import { entryPayload, snapshotChunks } from './fixtures/kill-workload.mjs';
 import { TIMING, cleanUpTempDirs, closeAllStorages, ensureWorkerBuilt, openStorage, tempDir, testEntries } from './helpers.js';
@@ -62,18 +63,6 @@ describe('reopening a data directory', () => {
   });
 });
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface ChildRun {
   reportedDurable: number;
   stderr: string;
@@ -130,12 +119,13 @@ async function checkRecovered(storage: SqliteStorage, reportedDurable: number, t
 describe('kill -9', () => {
   it('loses nothing that was reported durable', { timeout: 60_000 }, async () => {
     const seed = Number(process.env.ARBOR_KILL_SEED ?? Date.now() % 1_000_000);
-    const random = prng(seed);
+    // Seeded, so a failing run can be replayed from its seed.
+    const random = new SeededRandom(seed);
     const dir = tempDir();
     let highestEver = 0;
     let runsWithSnapshot = 0;
     for (let term = 1; term <= 5; term++) {
-      const killAfterReports = 1 + Math.floor(random() * 80);
+      const killAfterReports = 1 + random.nextInt(80);
       const run = await runAndKill(dir, term, killAfterReports);
       const context = `seed ${seed}, term ${term}, killed after ${killAfterReports} reports (${run.reportedDurable})`;
       highestEver = Math.max(highestEver, run.reportedDurable);

@@ -62,7 +62,10 @@ export async function startProxy(options: ProxyOptions): Promise<FaultProxy> {
   return proxy;
 }
 
-/** mulberry32: a small seeded PRNG for jitter. */
+/**
+ * mulberry32: a small seeded PRNG for jitter. Its own copy: the kit may import only the client and
+ * the server (scripts/check-layers.mjs), so not @arbor/raft's SeededRandom.
+ */
 function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
