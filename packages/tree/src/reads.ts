@@ -48,7 +48,7 @@ function find(state: TreeState, what: string, path: string): number {
 }
 
 function demand(state: TreeState, id: number, perm: number, identities: readonly Id[], what: string, path: string): void {
-  if (!state.acls.allows(state.nodes.acl[id]!, perm, identities)) {
+  if (!state.acls.allows(state.nodes.aclOf(id), perm, identities)) {
     throw new ArborError(ErrorCode.NOAUTH, `${what} ${path}: ${permName(perm)} permission denied`);
   }
 }
@@ -75,9 +75,9 @@ export function readChildren(state: TreeState, path: string, identities: readonl
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
     throw new ArborError(ErrorCode.BADARGUMENTS, `getChildren ${path}: limit must be a positive integer, not ${String(limit)}`);
   }
-  const kids = state.nodes.children[id];
+  const kids = state.nodes.kids(id);
   const stat = state.nodes.stat(id);
-  if (kids === null || kids === undefined) return { children: [], more: false, stat };
+  if (kids === null) return { children: [], more: false, stat };
   const { names, more } = kids.page(after, limit ?? Infinity);
   return { children: names, more, stat };
 }
@@ -85,7 +85,7 @@ export function readChildren(state: TreeState, path: string, identities: readonl
 /** Needs READ or ADMIN; digest ids are shown as `user:x` to callers without ADMIN. */
 export function readAcl(state: TreeState, path: string, identities: readonly Id[]): AclResult {
   const id = find(state, 'getACL', path);
-  const aclId = state.nodes.acl[id]!;
+  const aclId = state.nodes.aclOf(id);
   const admin = state.acls.allows(aclId, Perms.ADMIN, identities);
   if (!admin) demand(state, id, Perms.READ, identities, 'getACL', path);
   const acl = state.acls.acl(aclId);
@@ -109,15 +109,15 @@ export function readEphemerals(state: TreeState, sessionId: number, prefix: stri
 export function readAllChildrenNumber(state: TreeState, path: string, identities: readonly Id[]): number {
   const id = find(state, 'getAllChildrenNumber', path);
   demand(state, id, Perms.READ, identities, 'getAllChildrenNumber', path);
-  const { children } = state.nodes;
+  const { nodes } = state;
   let count = 0;
   const stack = [id];
   while (stack.length > 0) {
-    const kids = children[stack.pop()!];
-    if (kids === null || kids === undefined || kids.size === 0) continue;
+    const kids = nodes.kids(stack.pop()!);
+    if (kids === null || kids.size === 0) continue;
     count += kids.size;
     const cursor = kids.cursor();
-    while (cursor.next()) if ((children[cursor.id]?.size ?? 0) > 0) stack.push(cursor.id);
+    while (cursor.next()) if (nodes.numChildren(cursor.id) > 0) stack.push(cursor.id);
   }
   return count;
 }

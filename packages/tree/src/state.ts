@@ -5,7 +5,7 @@ import { ChildList } from './child-list.js';
 import { DataStore } from './data-store.js';
 import { Hasher, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
 import type { Journal } from './journal.js';
-import { F, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
+import { F, I, I_STRIDE, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
 import { PathIndex } from './path-index.js';
 import { KeptResult } from './session.js';
 import type { Session } from './session.js';
@@ -97,11 +97,11 @@ export class TreeState {
   initRoot(): void {
     const id = this.nodes.alloc();
     assert(id === ROOT_ID, 'root must be node 0');
-    this.nodes.kind[id] = NodeKind.PERSISTENT;
+    this.nodes.setInt(id, I.KIND, NodeKind.PERSISTENT);
     const aclId = this.acls.intern(OPEN_ACL_UNSAFE);
     this.acls.ref(aclId);
-    this.nodes.acl[id] = aclId;
-    this.nodes.dataLength[id] = 0;
+    this.nodes.setInt(id, I.ACL, aclId);
+    this.nodes.setInt(id, I.DATA_LENGTH, 0);
     const h = pathHash('/');
     this.nodeTerms(h, id, 1);
   }
@@ -123,7 +123,7 @@ export class TreeState {
   }
 
   dataOf(id: number): Uint8Array | null {
-    const length = this.nodes.dataLength[id]!;
+    const length = this.nodes.dataLength(id);
     if (length < 0) return null;
     if (length === 0) return new Uint8Array(0);
     return this.data.copy(this.nodes.get(id, F.DATA_REF), length);
@@ -135,8 +135,8 @@ export class TreeState {
     const pid = n.parentId;
     this.childTerm(n.parentHash, pid, -1);
     const id = nodes.alloc();
-    nodes.kind[id] = n.kind;
-    nodes.acl[id] = n.aclId;
+    nodes.setInt(id, I.KIND, n.kind);
+    nodes.setInt(id, I.ACL, n.aclId);
     this.acls.ref(n.aclId);
     nodes.set(id, F.CZXID, n.zxid);
     nodes.set(id, F.MZXID, n.zxid);
@@ -145,10 +145,9 @@ export class TreeState {
     nodes.set(id, F.MTIME, n.timeMs);
     nodes.set(id, F.OWNER, n.owner);
     this.storeData(id, n.data);
-    nodes.parent[id] = pid;
-    nodes.names[id] = n.name;
-    let kids = nodes.children[pid];
-    if (kids === null || kids === undefined) kids = nodes.children[pid] = new ChildList();
+    nodes.link(id, pid, n.name);
+    let kids = nodes.kids(pid);
+    if (kids === null) nodes.setKids(pid, (kids = new ChildList()));
     kids.insert(n.name, id);
     kids.creations++;
     this.index.add(n.pathHash.finalA(), id);
@@ -169,7 +168,7 @@ export class TreeState {
     this.childTerm(n.parentHash, pid, -1);
     this.nodeTerms(n.pathHash, id, -1);
     this.indexRemove(id, n.path);
-    const kids = nodes.children[pid]!;
+    const kids = nodes.kids(pid)!;
     kids.remove(n.name);
     kids.creations--;
     this.index.remove(n.pathHash.finalA(), id);
@@ -187,7 +186,7 @@ export class TreeState {
     this.childTerm(r.parentHash, pid, -1);
     this.nodeTerms(r.pathHash, r.id, -1);
     this.indexRemove(r.id, r.path);
-    nodes.children[pid]!.remove(r.name);
+    nodes.kids(pid)!.remove(r.name);
     this.index.remove(r.pathHash.finalA(), r.id);
     const cversion = nodes.get(pid, F.CVERSION);
     const pzxid = nodes.get(pid, F.PZXID);
@@ -206,7 +205,7 @@ export class TreeState {
     const { nodes } = this;
     const pid = r.parentId;
     this.childTerm(r.parentHash, pid, -1);
-    nodes.children[pid]!.insert(r.name, r.id);
+    nodes.kids(pid)!.insert(r.name, r.id);
     this.index.add(r.pathHash.finalA(), r.id);
     nodes.set(pid, F.CVERSION, cversion);
     nodes.set(pid, F.PZXID, pzxid);
@@ -220,7 +219,7 @@ export class TreeState {
     const { nodes } = this;
     this.ownTerm(ph, id, -1);
     this.dataTerm(ph, id, -1);
-    const length = nodes.dataLength[id]!;
+    const length = nodes.dataLength(id);
     const ref = nodes.get(id, F.DATA_REF);
     if (journal !== null) this.journalData(id, ph, journal);
     else if (length > 0) this.data.release(ref);
@@ -235,10 +234,10 @@ export class TreeState {
   /** Inside a multi: the old value is released at commit, or put back (with its stat fields) on rollback. */
   private journalData(id: number, ph: Hasher, journal: Journal): void {
     const { nodes } = this;
-    const length = nodes.dataLength[id]!;
+    const length = nodes.dataLength(id);
     const ref = nodes.get(id, F.DATA_REF);
-    const hashA = nodes.dataHash[id * 2]!;
-    const hashB = nodes.dataHash[id * 2 + 1]!;
+    const hashA = nodes.u32[id * I_STRIDE + I.HASH_A]!;
+    const hashB = nodes.u32[id * I_STRIDE + I.HASH_B]!;
     const version = nodes.get(id, F.VERSION);
     const mzxid = nodes.get(id, F.MZXID);
     const mtime = nodes.get(id, F.MTIME);
@@ -246,11 +245,11 @@ export class TreeState {
     journal.onUndo(() => {
       this.ownTerm(ph, id, -1);
       this.dataTerm(ph, id, -1);
-      if (nodes.dataLength[id]! > 0) this.data.release(nodes.get(id, F.DATA_REF));
-      nodes.dataLength[id] = length;
+      if (nodes.dataLength(id) > 0) this.data.release(nodes.get(id, F.DATA_REF));
+      nodes.setInt(id, I.DATA_LENGTH, length);
       nodes.set(id, F.DATA_REF, ref);
-      nodes.dataHash[id * 2] = hashA;
-      nodes.dataHash[id * 2 + 1] = hashB;
+      nodes.u32[id * I_STRIDE + I.HASH_A] = hashA;
+      nodes.u32[id * I_STRIDE + I.HASH_B] = hashB;
       nodes.set(id, F.VERSION, version);
       nodes.set(id, F.MZXID, mzxid);
       nodes.set(id, F.MTIME, mtime);
@@ -263,10 +262,10 @@ export class TreeState {
   setAcl(id: number, ph: Hasher, aclId: number): void {
     const { nodes } = this;
     this.ownTerm(ph, id, -1);
-    const old = nodes.acl[id]!;
+    const old = nodes.aclOf(id);
     this.acls.ref(aclId);
     this.acls.unref(old);
-    nodes.acl[id] = aclId;
+    nodes.setInt(id, I.ACL, aclId);
     nodes.set(id, F.AVERSION, nodes.get(id, F.AVERSION) + 1);
     this.ownTerm(ph, id, 1);
   }
@@ -338,19 +337,18 @@ export class TreeState {
    */
   restoreLink(parentId: number, name: string, id: number, ph: Hasher): boolean {
     const { nodes } = this;
-    let kids = nodes.children[parentId];
-    if (kids === null || kids === undefined) kids = nodes.children[parentId] = new ChildList();
+    let kids = nodes.kids(parentId);
+    if (kids === null) nodes.setKids(parentId, (kids = new ChildList()));
     if (!kids.append(name, id)) return false;
-    nodes.parent[id] = parentId;
-    nodes.names[id] = name;
+    nodes.link(id, parentId, name);
     this.index.add(ph.finalA(), id);
     return true;
   }
 
   /** For the snapshot reader: sets a restored node's sequential counter (creating its child list). */
   restoreCreations(id: number, creations: number): void {
-    let kids = this.nodes.children[id];
-    if (kids === null || kids === undefined) kids = this.nodes.children[id] = new ChildList();
+    let kids = this.nodes.kids(id);
+    if (kids === null) this.nodes.setKids(id, (kids = new ChildList()));
     kids.creations = creations;
   }
 
@@ -368,30 +366,30 @@ export class TreeState {
   storeData(id: number, data: Uint8Array | null): void {
     const { nodes } = this;
     if (data === null || data.length === 0) {
-      nodes.dataLength[id] = data === null ? -1 : 0;
+      nodes.setInt(id, I.DATA_LENGTH, data === null ? -1 : 0);
       nodes.set(id, F.DATA_REF, 0);
-      nodes.dataHash[id * 2] = 0;
-      nodes.dataHash[id * 2 + 1] = 0;
+      nodes.u32[id * I_STRIDE + I.HASH_A] = 0;
+      nodes.u32[id * I_STRIDE + I.HASH_B] = 0;
       return;
     }
-    nodes.dataLength[id] = data.length;
+    nodes.setInt(id, I.DATA_LENGTH, data.length);
     nodes.set(id, F.DATA_REF, this.data.write(data));
     const h = scratch.from(BYTES_BASE).bytes(data);
-    nodes.dataHash[id * 2] = h.finalA();
-    nodes.dataHash[id * 2 + 1] = h.finalB();
+    nodes.u32[id * I_STRIDE + I.HASH_A] = h.finalA();
+    nodes.u32[id * I_STRIDE + I.HASH_B] = h.finalB();
   }
 
   private releaseNode(id: number): void {
     const { nodes } = this;
-    if (nodes.dataLength[id]! > 0) this.data.release(nodes.get(id, F.DATA_REF));
-    this.acls.unref(nodes.acl[id]!);
+    if (nodes.dataLength(id) > 0) this.data.release(nodes.get(id, F.DATA_REF));
+    this.acls.unref(nodes.aclOf(id));
     nodes.release(id);
   }
 
   /** Registers a node in the index its kind needs (its session's ephemerals, containers, TTL nodes). */
   indexAdd(id: number, path: string): void {
     const { nodes } = this;
-    switch (nodes.kind[id]) {
+    switch (nodes.kind(id)) {
       case NodeKind.EPHEMERAL: {
         const owner = this.sessions.get(nodes.get(id, F.OWNER));
         if (owner === undefined) throw new AssertionError(`ephemeral ${path} has no live owner`);
@@ -409,7 +407,7 @@ export class TreeState {
 
   private indexRemove(id: number, path: string): void {
     const { nodes } = this;
-    switch (nodes.kind[id]) {
+    switch (nodes.kind(id)) {
       case NodeKind.EPHEMERAL:
         this.sessions.get(nodes.get(id, F.OWNER))?.ephemerals.delete(path);
         break;
@@ -444,7 +442,7 @@ export class TreeState {
   /** What the node's own ops change: zxids and times of creation and data, versions, kind, owner/TTL, ACL. */
   private ownTerm(ph: Hasher, id: number, sign: number): void {
     const { nodes } = this;
-    const n = nodes.num;
+    const n = nodes.f64;
     const row = id * STRIDE;
     const czxid = n[row + F.CZXID]!;
     const mzxid = n[row + F.MZXID]!;
@@ -453,8 +451,8 @@ export class TreeState {
     const version = n[row + F.VERSION]!;
     const aversion = n[row + F.AVERSION]!;
     const owner = n[row + F.OWNER]!;
-    const kind = nodes.kind[id]!;
-    const aclId = nodes.acl[id]!;
+    const kind = nodes.kind(id);
+    const aclId = nodes.aclOf(id);
     const aclA = this.acls.hashA(aclId);
     const aclB = this.acls.hashB(aclId);
     if (!(isSafe(czxid) && isSafe(mzxid) && isSafe(ctime) && isSafe(mtime) && isSafe(version) && isSafe(aversion) && isSafe(owner))) {
@@ -476,9 +474,9 @@ export class TreeState {
   private childTerm(ph: Hasher, id: number, sign: number): void {
     const { nodes } = this;
     const row = id * STRIDE;
-    const kids = nodes.children[id];
-    const pzxid = nodes.num[row + F.PZXID]!;
-    const cversion = nodes.num[row + F.CVERSION]!;
+    const kids = nodes.kids(id);
+    const pzxid = nodes.f64[row + F.PZXID]!;
+    const cversion = nodes.f64[row + F.CVERSION]!;
     const size = kids?.size ?? 0;
     const creations = kids?.creations ?? 0;
     if (!(isSafe(pzxid) && isSafe(cversion) && isSafe(size) && isSafe(creations))) {
@@ -492,10 +490,10 @@ export class TreeState {
   }
 
   private dataTerm(ph: Hasher, id: number, sign: number): void {
-    const length = this.nodes.dataLength[id]!;
-    const hashes = this.nodes.dataHash;
-    const hashA = hashes[id * 2]!;
-    const hashB = hashes[id * 2 + 1]!;
+    const length = this.nodes.dataLength(id);
+    const w = id * I_STRIDE;
+    const hashA = this.nodes.u32[w + I.HASH_A]!;
+    const hashB = this.nodes.u32[w + I.HASH_B]!;
     // scratch.from(ph).int(TAG_DATA).int(length).int(hashA).int(hashB), unrolled: 4 units
     const a = mixA(mixA(mixA(mixA(laneA(ph), TAG_DATA), length), hashA), hashB);
     const b = mixB(mixB(mixB(mixB(laneB(ph), TAG_DATA), length), hashA), hashB);

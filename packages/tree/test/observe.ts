@@ -11,7 +11,7 @@ export function allPaths(tree: ZnodeTree): string[] {
   while (stack.length > 0) {
     const path = stack.pop()!;
     out.push(path);
-    const kids = tree.state.nodes.children[tree.state.resolve(path)];
+    const kids = tree.state.nodes.kids(tree.state.resolve(path));
     const names = kids ? kids.page(undefined, Infinity).names : [];
     for (const name of names.reverse()) stack.push(path === '/' ? `/${name}` : `${path}/${name}`);
   }

@@ -35,12 +35,12 @@ export function locate(state: TreeState, path: string): NodeRef {
   const parentHash = pathHash(parentPath);
   const ph = childPathHash(parentHash, slash === 0, name);
   const id = state.resolveHashed(path, ph);
-  const parentId = id >= 0 ? state.nodes.parent[id]! : state.resolveHashed(parentPath, parentHash);
+  const parentId = id >= 0 ? state.nodes.parentOf(id) : state.resolveHashed(parentPath, parentHash);
   return { id, parentId, parentPath, parentHash, name, path, pathHash: ph };
 }
 
 export function requirePerm(ctx: ApplyContext, id: number, perm: number, subject: string, onPath: string): void {
-  if (!ctx.state.acls.allows(ctx.state.nodes.acl[id]!, perm, ctx.txn.identities)) {
+  if (!ctx.state.acls.allows(ctx.state.nodes.aclOf(id), perm, ctx.txn.identities)) {
     fail(ErrorCode.NOAUTH, `${subject}: ${permName(perm)} permission on ${onPath} denied`);
   }
 }

@@ -32,12 +32,12 @@ export function applyCreate(ctx: ApplyContext, op: CreateOp): CreateResult {
   const parentId = state.resolveHashed(parentPath, parentHash);
   if (parentId < 0) fail(ErrorCode.NONODE, `${subject}: parent ${parentPath} does not exist`);
   requirePerm(ctx, parentId, Perms.CREATE, subject, parentPath);
-  const kids = state.nodes.children[parentId];
+  const kids = state.nodes.kids(parentId);
   const path = sequential ? sequentialName(op.path, kids?.creations ?? 0) : op.path;
   const name = ownString(path.slice(slash + 1));
   const ph = childPathHash(parentHash, parentId === ROOT_ID, name);
   if (kids && kids.size > 0 && state.resolveHashed(path, ph) >= 0) fail(ErrorCode.NODEEXISTS, `create ${path}: node already exists`);
-  if (state.nodes.kind[parentId] === NodeKind.EPHEMERAL) {
+  if (state.nodes.kind(parentId) === NodeKind.EPHEMERAL) {
     fail(ErrorCode.NOCHILDRENFOREPHEMERALS, `${subject}: parent ${parentPath} is ephemeral and cannot have children`);
   }
   const kind = kindOf(op.mode);

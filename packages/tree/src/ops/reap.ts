@@ -13,7 +13,7 @@ import type { ApplyContext } from './context.js';
 export function isDue(state: TreeState, id: number, nowMs: number): boolean {
   const { nodes } = state;
   if (nodes.numChildren(id) > 0) return false;
-  switch (nodes.kind[id]) {
+  switch (nodes.kind(id)) {
     case NodeKind.CONTAINER:
       return nodes.get(id, F.CVERSION) > 0;
     case NodeKind.TTL:

@@ -2,7 +2,7 @@ import { ArborError, TTL_MS_MAX, pathProblem, unpackValue, validateAcl } from '@
 import type { ACL } from '@arbor/protocol';
 import { deepFreeze } from '../apply.js';
 import { Hasher } from '../hash.js';
-import { F, NodeKind, ROOT_ID } from '../node-store.js';
+import { F, I, NodeKind, ROOT_ID } from '../node-store.js';
 import { Session } from '../session.js';
 import { TreeState, childPathHash, pathHash } from '../state.js';
 import { ZnodeTree } from '../tree.js';
@@ -235,13 +235,13 @@ export class SnapshotReader {
 
     this.closeDownTo(depth);
     const parent = this.open[depth - 1];
-    if (parent !== undefined && state.nodes.kind[parent.id] === NodeKind.EPHEMERAL)
+    if (parent !== undefined && state.nodes.kind(parent.id) === NodeKind.EPHEMERAL)
       throw new SnapshotError(`node ${name}: child of an ephemeral`);
     const { nodes } = state;
     const id = nodes.alloc();
     if (isRoot && id !== ROOT_ID) throw new SnapshotError('the root must come first');
-    nodes.kind[id] = kind;
-    nodes.acl[id] = aclId;
+    nodes.setInt(id, I.KIND, kind);
+    nodes.setInt(id, I.ACL, aclId);
     state.acls.ref(aclId);
     const fields: [number, number][] = [
       [F.CZXID, czxid as number],

@@ -95,7 +95,7 @@ export function* snapshotChunks(tree: ZnodeTree, chunkBytes = SNAPSHOT_CHUNK_BYT
 
   writeNode(out, state, ROOT_ID, 0, '');
   const stack: { cursor: ChildCursor; depth: number }[] = [];
-  const rootKids = state.nodes.children[ROOT_ID];
+  const rootKids = state.nodes.kids(ROOT_ID);
   if (rootKids) stack.push({ cursor: rootKids.cursor(), depth: 1 });
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
@@ -105,7 +105,7 @@ export function* snapshotChunks(tree: ZnodeTree, chunkBytes = SNAPSHOT_CHUNK_BYT
     }
     const id = top.cursor.id;
     writeNode(out, state, id, top.depth, top.cursor.name);
-    const kids = state.nodes.children[id];
+    const kids = state.nodes.kids(id);
     if (kids && kids.size > 0) stack.push({ cursor: kids.cursor(), depth: top.depth + 1 });
     const chunks = out.take();
     if (chunks.length > 0) {
@@ -127,16 +127,16 @@ export function* snapshotChunks(tree: ZnodeTree, chunkBytes = SNAPSHOT_CHUNK_BYT
 
 function writeNode(out: ChunkWriter, state: TreeState, id: number, depth: number, name: string): void {
   const { nodes } = state;
-  const n = nodes.num;
+  const n = nodes.f64;
   const b = id * STRIDE;
-  const length = nodes.dataLength[id]!;
+  const length = nodes.dataLength(id);
   const data = length < 0 ? null : length === 0 ? new Uint8Array(0) : state.data.view(n[b + F.DATA_REF]!, length);
   out.record([
     TAG_NODE,
     depth,
     name,
     data,
-    nodes.acl[id],
+    nodes.aclOf(id),
     n[b + F.CZXID],
     n[b + F.MZXID],
     n[b + F.PZXID],
@@ -145,8 +145,8 @@ function writeNode(out: ChunkWriter, state: TreeState, id: number, depth: number
     n[b + F.VERSION],
     n[b + F.CVERSION],
     n[b + F.AVERSION],
-    nodes.kind[id],
+    nodes.kind(id),
     n[b + F.OWNER],
-    nodes.children[id]?.creations ?? 0,
+    nodes.kids(id)?.creations ?? 0,
   ]);
 }
