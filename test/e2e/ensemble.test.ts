@@ -108,6 +108,9 @@ describe('a 3-member ensemble', () => {
     const watcher = await connectTo(ensemble, [followers[1]!]);
     try {
       await writer.create('/cfg', text('a'));
+      // The watcher's member may not have applied the create yet: registered before it, the
+      // watch would hear /cfg being created.
+      await watcher.sync('/cfg');
       const watch = watcher.watch('/cfg', { recursive: true });
       const events = watch[Symbol.asyncIterator]();
       // The watch is armed once a read after it is answered (requests are answered in order).

@@ -255,8 +255,13 @@ describe('the tree against a naive model', () => {
         expect(restored.digest()).toBe(tree.digest());
         sameReads(tree, restored, nowMs);
       }),
-      // TREE_MODEL_RUNS=5000 for a long hunt; CI keeps it short
-      { numRuns: Number(process.env['TREE_MODEL_RUNS'] ?? 100) },
+      // TREE_MODEL_RUNS=5000 (and TREE_MODEL_SEED=random) for a long hunt. CI runs a fixed seed:
+      // with a random one, 100 runs now and then generated no delete of a non-empty node, and the
+      // coverage check below failed on luck rather than on the tree.
+      {
+        numRuns: Number(process.env['TREE_MODEL_RUNS'] ?? 100),
+        ...(process.env['TREE_MODEL_SEED'] === 'random' ? {} : { seed: Number(process.env['TREE_MODEL_SEED'] ?? 20261207) }),
+      },
     );
     const wanted = [
       'create:0',
