@@ -5,7 +5,7 @@
 
 import { assert } from './assert.js';
 import type { Raft } from './raft.js';
-import type { AppendRequest, HeartbeatRequest, SnapshotRequest } from './types.js';
+import type { AppendRequest, CommitNotice, HeartbeatRequest, SnapshotRequest } from './types.js';
 
 export function handleAppend(r: Raft, m: AppendRequest): void {
   if (m.prevLogIndex < r.log.committed) {
@@ -46,6 +46,19 @@ export function handleAppend(r: Raft, m: AppendRequest): void {
 
 function acceptThrough(r: Raft, leader: number, index: number): void {
   r.sendAfterPersist({ type: 'appendResponse', from: r.id, to: leader, term: r.term, reject: false, index, hintIndex: 0, hintTerm: 0 });
+}
+
+/** Unanswered (types.ts CommitNotice): commits only an entry this log holds with the leader's term. */
+export function handleCommitNotice(r: Raft, m: CommitNotice): void {
+  if (m.commit <= r.log.committed) return;
+  if (!r.log.matchTerm(m.commit, m.commitTerm)) {
+    r.logger.debug(
+      { term: r.term, commit: m.commit, commitTerm: m.commitTerm, lastIndex: r.log.lastIndex() },
+      'commit notice for an entry this log lacks',
+    );
+    return;
+  }
+  r.log.commitTo(m.commit);
 }
 
 export function handleHeartbeat(r: Raft, m: HeartbeatRequest): void {

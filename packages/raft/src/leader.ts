@@ -147,6 +147,35 @@ function sendAppendsWhileOpen(r: Raft, to: NodeId): void {
   for (let i = 0; i < r.cfg.maxInflightAppends && sendAppend(r, to, false); i++);
 }
 
+/**
+ * Tells `to` the commit index without an empty append when the follower has acknowledged every
+ * entry sent to it (types.ts CommitNotice). Otherwise an append: entries to send, a probe, or a
+ * follower whose acknowledgement is still on its way (that acknowledgement brings the notice).
+ */
+function sendCommit(r: Raft, to: NodeId): void {
+  const pr = r.tracker.progress.get(to);
+  if (pr === undefined) return;
+  const caughtUp = pr.state === 'replicate' && pr.next > r.log.lastIndex();
+  if (!caughtUp) {
+    sendAppend(r, to);
+    return;
+  }
+  if (pr.match !== pr.next - 1) {
+    // Entries are on their way: an empty append also finds out soon whether they were lost.
+    sendAppend(r, to);
+    return;
+  }
+  const commit = Math.min(pr.match, r.log.committed);
+  if (commit <= pr.sentCommit) return;
+  const commitTerm = r.log.term(commit);
+  if (commitTerm === undefined) {
+    sendAppend(r, to);
+    return;
+  }
+  r.send({ type: 'commit', from: r.id, to, term: r.term, commit, commitTerm });
+  pr.sentCommit = commit;
+}
+
 function bcastHeartbeat(r: Raft): void {
   const context = r.readOnly.lastContext();
   r.tracker.forEachPeer(r.id, (id, pr) => {
@@ -171,7 +200,7 @@ export function maybeCommit(r: Raft): boolean {
   const wasCommittedInTerm = r.committedInTerm();
   r.log.commitTo(index);
   if (!wasCommittedInTerm) releasePendingReadIndex(r);
-  bcastAppend(r);
+  r.tracker.forEachPeer(r.id, (id) => sendCommit(r, id));
   if (!r.tracker.isVoter(r.id) && r.confHistory.currentIndex() <= r.log.committed) stepDownRemoved(r);
   return true;
 }
@@ -306,7 +335,7 @@ function handleAppendResponse(r: Raft, m: AppendResponse, pr: Progress): void {
     if (r.role !== 'leader') return;
   } else if (pr.sentCommit < Math.min(r.log.committed, pr.match)) {
     // The follower holds committed entries it does not know are committed yet.
-    sendAppend(r, m.from);
+    sendCommit(r, m.from);
   }
   sendAppendsWhileOpen(r, m.from);
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);

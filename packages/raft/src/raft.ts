@@ -7,7 +7,7 @@ import { assert } from './assert.js';
 import { ConfigHistory } from './config-history.js';
 import { applyConfChange, confStatesEqual, decodeConfChange, formatConfState } from './conf-change.js';
 import type { ResolvedConfig } from './config.js';
-import { handleAppend, handleHeartbeat, handleSnapshotChunk } from './follower.js';
+import { handleAppend, handleCommitNotice, handleHeartbeat, handleSnapshotChunk } from './follower.js';
 import { becomeLeaderState, stepLeader, tickLeader } from './leader.js';
 import type { Logger } from './logger.js';
 import { RaftLog } from './raft-log.js';
@@ -346,7 +346,7 @@ export class Raft {
       if (m.type === 'preVote' || (m.type === 'preVoteResponse' && !m.reject)) {
         // A pre-vote never changes the term; a granted pre-vote carries the future term.
       } else {
-        const leader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' ? m.from : null;
+        const leader = m.type === 'append' || m.type === 'commit' || m.type === 'heartbeat' || m.type === 'snapshot' ? m.from : null;
         this.logger.info({ term: this.term, newTerm: m.term, from: m.from, type: m.type }, 'saw newer term');
         this.becomeFollower(m.term, leader);
       }
@@ -394,7 +394,7 @@ export class Raft {
   }
 
   private stepStale(m: Message): void {
-    if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+    if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'commit' || m.type === 'heartbeat')) {
       // A deposed leader that missed the new term (e.g. healed from a partition while pre-vote
       // kept everyone else's term stable) learns it from this and steps down.
       this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
@@ -408,6 +408,7 @@ export class Raft {
   private stepCandidate(m: Message): void {
     switch (m.type) {
       case 'append':
+      case 'commit':
       case 'heartbeat':
       case 'snapshot':
         this.becomeFollower(m.term, m.from);
@@ -434,12 +435,15 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'append':
+      case 'commit':
       case 'heartbeat':
       case 'snapshot':
         this.acceptLeader(m.from);
         if (m.type === 'append') {
           this.rejoinGuard?.heardAppend(this.term, m.leaderLastIndex);
           handleAppend(this, m);
+        } else if (m.type === 'commit') {
+          handleCommitNotice(this, m);
         } else if (m.type === 'heartbeat') {
           handleHeartbeat(this, m);
         } else {

@@ -189,6 +189,24 @@ export interface AppendResponse extends MessageBase, GuardedAck {
 }
 
 /**
+ * The leader's commit index for a follower that holds every entry sent to it (ZooKeeper's
+ * COMMIT): an empty append would do, but its answer tells the leader nothing new, and with one
+ * write at a time those answers were a quarter of all peer traffic. Never answered; a lost notice
+ * costs only latency (the next append or heartbeat carries the commit index too).
+ */
+export interface CommitNotice extends MessageBase {
+  readonly type: 'commit';
+  /** min(leader commit, the follower's acknowledged match index). */
+  readonly commit: number;
+  /**
+   * Term of the leader's entry at `commit`. The follower commits only if its own entry there
+   * has this term (log matching, thesis §3.5): whatever the leader believes about the follower's
+   * log, a follower never commits an entry the leader does not hold.
+   */
+  readonly commitTerm: number;
+}
+
+/**
  * Heartbeat: an append without entries or consistency check. Keeps followers from starting
  * elections, propagates commit, and confirms leadership for ReadIndex (`context`) and leases
  * (`tick`).
@@ -262,6 +280,7 @@ export type Message =
   | VoteResponse
   | AppendRequest
   | AppendResponse
+  | CommitNotice
   | HeartbeatRequest
   | HeartbeatResponse
   | SnapshotRequest

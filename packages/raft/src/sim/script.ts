@@ -24,6 +24,10 @@
 //   async-writes <id> on|off           hold this member's writes until `persist`
 //   persist <id>                       complete the member's pending writes
 //   snapshot <id> [keep=0]             snapshot at the applied index, compact the log behind it
+//   send-commit <from> <to> commit=<i> commitTerm=<t> [term=<t>]
+//                                      queue a commit notice as if <from> sent it (term: its
+//                                      current term) — what a follower does with one no honest
+//                                      leader would send
 //   status [ids] / log <id> / progress <id>
 
 import { assert } from '../assert.js';
@@ -144,6 +148,9 @@ export class ScriptEnv {
       case 'persist':
         this.persist(this.id(args, 0));
         break;
+      case 'send-commit':
+        this.sendCommit(args);
+        break;
       case 'snapshot': {
         const meta = this.member(this.id(args, 0)).snapshotNow(Number(args.named.get('keep') ?? 0));
         this.out.push(`snapshot ${meta.index}/${meta.term} ${formatConfState(meta.confState)}`);
@@ -234,6 +241,18 @@ export class ScriptEnv {
         this.member(id).process(0, this.hooks);
       }
     }
+  }
+
+  private sendCommit(args: Args): void {
+    const from = this.id(args, 0);
+    const to = this.id(args, 1);
+    const number = (name: string): number => {
+      const value = args.named.get(name);
+      if (value === undefined) throw new ScriptError(`send-commit needs ${name}=`);
+      return Number(value);
+    };
+    const term = args.named.has('term') ? number('term') : this.node(from).status().term;
+    this.queue.push({ type: 'commit', from, to, term, commit: number('commit'), commitTerm: number('commitTerm') });
   }
 
   private deliver(args: Args, drop: boolean): number {
@@ -439,6 +458,8 @@ export function formatMessage(m: Message): string {
       return `${head} prev=${m.prevLogIndex}/${m.prevLogTerm} commit=${m.commit} [${m.entries.map(formatEntry).join(', ')}]`;
     case 'appendResponse':
       return m.reject ? `${head} rejected index=${m.index} hint=${m.hintIndex}/${m.hintTerm}` : `${head} index=${m.index}`;
+    case 'commit':
+      return `${head} commit=${m.commit}/${m.commitTerm}`;
     case 'heartbeat':
       return `${head} commit=${m.commit}${m.context ? ` ctx=${asciiOf(m.context)}` : ''}`;
     case 'heartbeatResponse':
