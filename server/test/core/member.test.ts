@@ -16,6 +16,7 @@ import {
 import { SeededRandom, bootstrapEntries, createMemoryStorage, type MemoryStorage, type NodeId } from '@arbor/raft';
 import { ZnodeTree, restoreFromChunksSync } from '@arbor/tree';
 import type { ClientLink } from '../../src/core/client-port.js';
+import { decodeLogEntry } from '../../src/core/log-entry.js';
 import { Member, snapshotInterval, type MemberOptions, type PeerEnvelope } from '../../src/core/member.js';
 
 const TICK_MS = 50;
@@ -366,6 +367,64 @@ describe('the member core in a simulated 3-member ensemble', () => {
     await sim.run(60, () => [...sim.members.values()].every((m) => m.tree.exists('/eph') === null));
     expect(link.frames.some((f) => 'notice' in f && f.notice === 'sessionExpired')).toBe(true);
     expect(link.closed).not.toBeNull();
+  });
+
+  it('reaps a container whose reap proposal was refused while this member stayed leader', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { link } = await openSession(sim, leader);
+    leader.onRequest(link, createReq(1, 1, '/box', CreateMode.CONTAINER));
+    leader.onRequest(link, createReq(2, 2, '/box/x'));
+    await sim.run(20, () => link.responses().length === 2);
+    // A leadership transfer that cannot finish (its target is down) makes Raft refuse every
+    // proposal until it times out, an election timeout later; the leader stays leader throughout.
+    const target = [...sim.members.values()].find((m) => m !== leader)!.id;
+    sim.crash(target);
+    leader.onRequest(link, {
+      xid: 3,
+      op: Ops.delete.code,
+      name: 'delete',
+      requestId: 3,
+      args: { path: '/box/x', version: -1 },
+    } as DecodedRequest);
+    await sim.settle();
+    expect(link.responses()).toHaveLength(3);
+    expect(leader.node.transferLeadership(target)).toEqual({ ok: true });
+    const refused = leader.counters.proposalsRejected;
+    await sim.run(1);
+    // The container is due and its reap proposal was refused.
+    expect(leader.counters.proposalsRejected).toBeGreaterThan(refused);
+    expect(leader.tree.exists('/box')).not.toBeNull();
+    await sim.run(100, () => [...sim.members.values()].every((m) => m.tree.exists('/box') === null));
+    expect(leader.isLeader).toBe(true);
+    // Raft took one reap of /box: refused ones were tried again, none while another was in flight.
+    const log = sim.storages.get(leader.id)!.log;
+    const reaps = log
+      .entries(log.firstIndex(), log.lastIndex() + 1, Infinity)
+      .filter((e) => e.type === 'normal')
+      .map((e) => decodeLogEntry(e.index, e.data).op)
+      .filter((op) => op.type === 'reap' && op.path === '/box');
+    expect(reaps).toHaveLength(1);
+  });
+
+  it('expires a session whose expiry proposal was refused while this member stayed leader', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { sessionId } = await openSession(sim, leader, 1_000);
+    // As above: a transfer to a member that is down refuses proposals for an election timeout
+    // (10 ticks), and the session's deadline (20 ticks after it opened) falls inside it.
+    await sim.run(14);
+    const target = [...sim.members.values()].find((m) => m !== leader)!.id;
+    sim.crash(target);
+    expect(leader.node.transferLeadership(target)).toEqual({ ok: true });
+    const refused = leader.counters.proposalsRejected;
+    await sim.run(9);
+    expect(leader.counters.proposalsRejected).toBeGreaterThan(refused);
+    expect(leader.tree.getSession(sessionId)).not.toBeUndefined();
+    await sim.run(100, () => [...sim.members.values()].every((m) => m.tree.getSession(sessionId) === undefined));
+    expect(leader.isLeader).toBe(true);
   });
 
   it('setWatches with one-shot and persistent watches: the replay in zxid order, each change once, then the one-shot events it does not cover', async () => {
