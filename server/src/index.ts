@@ -11,5 +11,5 @@ export {
   type MemberStatus,
 } from './io/member-runtime.js';
 export { MemberServerError, startMemberServer, type MemberServer, type MemberServerOptions } from './io/member-server.js';
-export type { MemberAddress } from './cli/config.js';
+export type { MemberAddress } from './io/member-settings.js';
 export { createRootLogger, type Logger } from './io/logger.js';
