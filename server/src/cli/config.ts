@@ -31,6 +31,14 @@ export interface MemberConfig {
   peerRoutes?: Record<string, { host: string; port: number }>;
 }
 
+/**
+ * The settings a member's config may give beyond who it is and where its data lives (id, members,
+ * dataDir, peerRoutes): each has a default, and `limits` may name only the limits it changes.
+ */
+export type MemberSettings = Partial<Omit<MemberConfig, 'id' | 'members' | 'dataDir' | 'peerRoutes' | 'limits'>> & {
+  limits?: Partial<Limits>;
+};
+
 /** The defaults of the settings a config may leave out (io/member-settings.ts, where the member applies them). */
 export const CONFIG_DEFAULTS = MEMBER_SETTING_DEFAULTS satisfies Partial<MemberConfig>;
 
