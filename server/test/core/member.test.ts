@@ -10,6 +10,7 @@ import {
   Ops,
   PROTOCOL_VERSION,
   XID_WATCH_EVENT,
+  type ConnectRequest,
   type DecodedRequest,
   type ServerFrame,
 } from '@arbor/protocol';
@@ -188,17 +189,23 @@ function createReq(xid: number, requestId: number, path: string, mode: number = 
   return { xid, op: 1, name: 'create', requestId, args: { path, data: null, acl: OPEN, mode } } as DecodedRequest;
 }
 
-async function openSession(sim: SimEnsemble, member: Member, timeoutMs = 4_000): Promise<{ link: FakeLink; sessionId: number }> {
-  const link = sim.link();
-  member.onConnect(link, {
+/** A handshake as the client listener hands it to the member: a new session unless `fields` say otherwise. */
+function connectRequest(fields: Partial<ConnectRequest> = {}): ConnectRequest {
+  return {
     protocolVersion: PROTOCOL_VERSION,
     sessionId: 0,
     password: null,
-    timeoutMs,
+    timeoutMs: 4_000,
     lastZxid: 0,
     readOnly: false,
     auth: [],
-  });
+    ...fields,
+  };
+}
+
+async function openSession(sim: SimEnsemble, member: Member, timeoutMs = 4_000): Promise<{ link: FakeLink; sessionId: number }> {
+  const link = sim.link();
+  member.onConnect(link, connectRequest({ timeoutMs }));
   await sim.run(50, () => link.frames.length > 0);
   const hello = link.frames[0] as { sessionId?: number; err?: number };
   expect(hello.err).toBeUndefined();
@@ -333,15 +340,7 @@ describe('the member core in a simulated 3-member ensemble', () => {
     // The client lost the answer and resumes its session elsewhere, retrying with the same request id.
     const password = (link.frames[0] as { password: Uint8Array }).password;
     const link2 = sim.link();
-    next.onConnect(link2, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      password,
-      timeoutMs: 4_000,
-      lastZxid: 0,
-      readOnly: false,
-      auth: [],
-    });
+    next.onConnect(link2, connectRequest({ sessionId, password }));
     await sim.run(20, () => link2.frames.length > 0);
     next.onRequest(link2, createReq(7, 1, '/seq-', CreateMode.PERSISTENT_SEQUENTIAL));
     await sim.run(50, () => link2.responses().length === 1);
@@ -459,15 +458,7 @@ describe('the member core in a simulated 3-member ensemble', () => {
 
     const password = (link.frames[0] as { password: Uint8Array }).password;
     const again = sim.link();
-    leader.onConnect(again, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      password,
-      timeoutMs: 4_000,
-      lastZxid,
-      readOnly: false,
-      auth: [],
-    });
+    leader.onConnect(again, connectRequest({ sessionId, password, lastZxid }));
     await sim.run(20, () => again.frames.length > 0);
     leader.onRequest(again, {
       xid: 8,
@@ -505,28 +496,12 @@ describe('the member core in a simulated 3-member ensemble', () => {
     const leader = sim.leader()!;
     const { sessionId } = await openSession(sim, leader);
     const bad = sim.link();
-    leader.onConnect(bad, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      password: new Uint8Array(16),
-      timeoutMs: 4_000,
-      lastZxid: 0,
-      readOnly: false,
-      auth: [],
-    });
+    leader.onConnect(bad, connectRequest({ sessionId, password: new Uint8Array(16) }));
     await sim.run(5, () => bad.frames.length > 0);
     // The same answer as for a session that does not exist: nothing tells a guesser it is live.
     expect(bad.frames[0]).toMatchObject({ err: ErrorCode.SESSIONEXPIRED });
     const gone = sim.link();
-    leader.onConnect(gone, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId: 12345,
-      password: new Uint8Array(16),
-      timeoutMs: 4_000,
-      lastZxid: 0,
-      readOnly: false,
-      auth: [],
-    });
+    leader.onConnect(gone, connectRequest({ sessionId: 12345, password: new Uint8Array(16) }));
     await sim.run(5, () => gone.frames.length > 0);
     expect(gone.frames[0]).toMatchObject({ err: ErrorCode.SESSIONEXPIRED });
     expect((gone.frames[0] as { message?: string }).message?.replace('0x3039', 'ID')).toBe(
