@@ -2,7 +2,7 @@
 // Checks the dependency rules of shared/ARCHITECTURE.md against the imports in each package's src/.
 // Usage: node check-layers.mjs [projectRoot]   (exit 1 when a rule is broken)
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = process.argv[2] ?? process.cwd();
 // package dir -> what its src/ may import besides relative paths and node: builtins
@@ -19,6 +19,12 @@ const rules = {
 };
 // builtins a pure part may still use: none that reach I/O or a clock
 const pureBuiltins = new Set([]);
+// layers inside one package, reached by relative imports: a directory -> those it must not reach
+// (the member's logic knows no I/O; the edges know nothing of the command around them)
+const innerLayers = {
+  'server/src/core': ['server/src/io', 'server/src/cli'],
+  'server/src/io': ['server/src/cli'],
+};
 
 function* files(dir) {
   for (const name of readdirSync(dir)) {
@@ -46,7 +52,19 @@ for (const [pkg] of Object.entries(rules)) {
     const text = readFileSync(f, 'utf8');
     for (const m of text.matchAll(specRe)) {
       const spec = m[1] ?? m[2] ?? m[3] ?? m[4];
-      if (!spec || spec.startsWith('.') || spec.startsWith('/')) continue;
+      if (!spec) continue;
+      if (spec.startsWith('.')) {
+        const from = relative(root, f);
+        const target = relative(root, join(dirname(f), spec));
+        const layer = Object.keys(innerLayers).find((d) => from.startsWith(d + '/'));
+        const reached = layer && innerLayers[layer].find((d) => target === d || target.startsWith(d + '/'));
+        if (reached) {
+          broken++;
+          console.log(`${from}: imports '${spec}', which reaches ${reached}; ${layer} may not depend on it`);
+        }
+        continue;
+      }
+      if (spec.startsWith('/')) continue;
       const isBuiltin =
         spec.startsWith('node:') ||
         [

@@ -11,5 +11,6 @@ export {
   type MemberStatus,
 } from './io/member-runtime.js';
 export { MemberServerError, startMemberServer, type MemberServer, type MemberServerOptions } from './io/member-server.js';
-export type { MemberAddress } from './cli/config.js';
+export type { MemberAddress } from './io/member-settings.js';
+export type { MemberConfig, MemberSettings } from './cli/config.js';
 export { createRootLogger, type Logger } from './io/logger.js';

@@ -4,7 +4,6 @@
 // once, then the live ones; when the member's window of recent changes no longer reaches back,
 // it gets a `resync` event instead of a stream with a silent gap.
 
-import { writeFileSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, utf8, type ArborClient, type ConnectionState, type PersistentWatch, type PersistentWatchEvent } from '@arbor/client';
 import { Ensemble, Mode, startProxy, waitFor, type FaultProxy } from '@arbor/testing';
@@ -274,8 +273,7 @@ describe('resuming persistent watches beyond a small change window', () => {
   const WINDOW = 20;
   let ensemble: Ensemble;
   beforeAll(async () => {
-    ensemble = await Ensemble.start({ members: 3 });
-    await restartWithSettings(ensemble, { changeWindowEntries: WINDOW });
+    ensemble = await Ensemble.start({ members: 3, settings: { changeWindowEntries: WINDOW } });
   });
   afterAll(async () => ensemble?.stop());
 
@@ -326,17 +324,3 @@ describe('resuming persistent watches beyond a small change window', () => {
     }
   });
 });
-
-/**
- * Restarts every member with extra settings in its config file (the harness writes the files;
- * a member reads its own at start). Each member keeps its data directory.
- */
-async function restartWithSettings(ensemble: Ensemble, settings: Record<string, unknown>): Promise<void> {
-  await ensemble.killAll();
-  for (const slot of ensemble.slots) {
-    const config = JSON.parse(readFileSync(slot.configFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(slot.configFile, JSON.stringify({ ...config, ...settings }, null, 2));
-  }
-  for (const slot of ensemble.slots) await ensemble.restart(slot.id);
-  await ensemble.waitForLeader();
-}

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import type { SnapshotReport } from '@arbor/server';
+import type { MemberSettings, SnapshotReport } from '@arbor/server';
 import { createPeerMesh, type PeerMesh } from './proxy/index.js';
 
 /** The built `arbor` command of @arbor/server, which each member process runs. */
@@ -44,12 +44,29 @@ export interface StatusView {
   rejoinGuarded: boolean;
 }
 
+export type { MemberSettings };
+
 export interface EnsembleOptions {
   members: number;
+  /** Shorthand for settings.tickMs (the harness's default is 50). */
   tickMs?: number;
+  /** Shorthand for settings.sessionTimeoutMinMs. */
   sessionTimeoutMinMs?: number;
+  /** Shorthand for settings.snapshotEveryEntries. */
   snapshotEveryEntries?: number;
-  logLevel?: string;
+  /** Shorthand for settings.logLevel (the harness's default is 'info'). */
+  logLevel?: MemberSettings['logLevel'];
+  /**
+   * Member settings for every member, written into each member's config file: any setting the
+   * `arbor server` config accepts except who the member is and where (id, members, dataDir and
+   * peerRoutes are the harness's). They win over the shorthands above; docs/operations.md lists them.
+   */
+  settings?: MemberSettings;
+  /**
+   * Settings for single members, by member id (1-based), over `settings`; `limits` merge key by
+   * key. Say `{ 3: { snapshotEveryEntries: 100 } }`.
+   */
+  memberSettings?: Record<number, MemberSettings>;
   /**
    * Members reach each other through a fault proxy per ordered pair ({@link Ensemble.mesh}), so
    * tests can partition them, cut one direction or delay links.
@@ -61,6 +78,29 @@ export interface EnsembleOptions {
    * accept every flag).
    */
   nodeArgs?: string[];
+}
+
+/**
+ * The settings the harness writes into member `id`'s config file: its defaults, then the
+ * shorthands, then `settings`, then `memberSettings[id]`; `limits` merged key by key.
+ */
+export function memberSettingsFor(id: number, options: EnsembleOptions): MemberSettings {
+  for (const key of Object.keys(options.memberSettings ?? {})) {
+    if (!(Number(key) >= 1 && Number(key) <= options.members && Number.isInteger(Number(key))))
+      throw new RangeError(`memberSettings names member ${key}, but the ensemble has members 1..${options.members}`);
+  }
+  const shorthands: MemberSettings = {
+    logLevel: options.logLevel ?? 'info',
+    tickMs: options.tickMs ?? 50,
+    ...(options.sessionTimeoutMinMs === undefined ? {} : { sessionTimeoutMinMs: options.sessionTimeoutMinMs }),
+    ...(options.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: options.snapshotEveryEntries }),
+  };
+  const own = options.memberSettings?.[id];
+  const merged: MemberSettings = { ...shorthands, ...options.settings, ...own };
+  const limits = { ...options.settings?.limits, ...own?.limits };
+  if (Object.keys(limits).length > 0) merged.limits = limits;
+  else delete merged.limits;
+  return merged;
 }
 
 /** Ports nobody listens on right now (bound then released; good enough on a test machine). */
@@ -170,15 +210,7 @@ export class Ensemble {
       const dataDir = join(dir, `member-${m.id}`);
       mkdirSync(dataDir, { recursive: true });
       const configFile = join(dir, `member-${m.id}.json`);
-      const config: Record<string, unknown> = {
-        id: m.id,
-        members,
-        dataDir,
-        logLevel: options.logLevel ?? 'info',
-        tickMs: options.tickMs ?? 50,
-      };
-      if (options.sessionTimeoutMinMs !== undefined) config['sessionTimeoutMinMs'] = options.sessionTimeoutMinMs;
-      if (options.snapshotEveryEntries !== undefined) config['snapshotEveryEntries'] = options.snapshotEveryEntries;
+      const config: Record<string, unknown> = { ...memberSettingsFor(m.id, options), id: m.id, members, dataDir };
       if (mesh !== undefined) {
         config['peerRoutes'] = Object.fromEntries([...mesh.peersOf(m.id)].map(([to, address]) => [String(to), address]));
       }

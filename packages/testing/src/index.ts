@@ -4,7 +4,7 @@
  * partition one client, lose replies after the commit, expire a session. See docs/testing.md.
  */
 export { Ensemble, freePorts, waitFor } from './ensemble.js';
-export type { EnsembleOptions, MemberSlot, StatusView } from './ensemble.js';
+export type { EnsembleOptions, MemberSettings, MemberSlot, StatusView } from './ensemble.js';
 export { InProcessEnsemble } from './in-process-ensemble.js';
 export type { InProcessEnsembleOptions, InProcessMemberSlot } from './in-process-ensemble.js';
 export { connectFaulty } from './client-faults.js';

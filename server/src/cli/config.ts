@@ -1,15 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LIMITS, type Limits } from '@arbor/protocol';
+import { MEMBER_SETTING_DEFAULTS, type MemberAddress } from '../io/member-settings.js';
 
-/** One member of the ensemble as every member sees it. */
-export interface MemberAddress {
-  id: number;
-  host: string;
-  clientPort: number;
-  peerPort: number;
-  /** 0: no admin HTTP port. */
-  adminPort: number;
-}
+export type { MemberAddress };
 
 /** Everything a member needs to run. Each field is a documented setting (docs/operations.md). */
 export interface MemberConfig {
@@ -38,17 +31,16 @@ export interface MemberConfig {
   peerRoutes?: Record<string, { host: string; port: number }>;
 }
 
-export const CONFIG_DEFAULTS = {
-  tickMs: 50,
-  electionTicks: 10,
-  heartbeatTicks: 1,
-  sessionTimeoutMinMs: 1_000,
-  sessionTimeoutMaxMs: 60_000,
-  snapshotEveryEntries: 50_000,
-  changeWindowEntries: 100_000,
-  connectionsMax: 10_000,
-  logLevel: 'info',
-} as const satisfies Partial<MemberConfig>;
+/**
+ * The settings a member's config may give beyond who it is and where its data lives (id, members,
+ * dataDir, peerRoutes): each has a default, and `limits` may name only the limits it changes.
+ */
+export type MemberSettings = Partial<Omit<MemberConfig, 'id' | 'members' | 'dataDir' | 'peerRoutes' | 'limits'>> & {
+  limits?: Partial<Limits>;
+};
+
+/** The defaults of the settings a config may leave out (io/member-settings.ts, where the member applies them). */
+export const CONFIG_DEFAULTS = MEMBER_SETTING_DEFAULTS satisfies Partial<MemberConfig>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

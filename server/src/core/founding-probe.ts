@@ -10,9 +10,7 @@ import { foundingPeersNeeded, holdsOnlyFounding, type LogPosition, type NodeId }
 /** Ticks between two rounds of questions while guarded. */
 export const FOUNDING_PROBE_EVERY_TICKS = 2;
 
-// The rule a member answers by is the one its own guard applies (@arbor/raft, rejoin-guard.ts);
-// it is re-exported so the probe's callers and tests find the whole probe in one module.
-export { foundingPeersNeeded, holdsOnlyFounding };
+// The rule a member answers by is the one its own guard applies (@arbor/raft, rejoin-guard.ts).
 
 export type FoundingEnvelope =
   /** Does your log hold only entries up to `fresh` (the founding ones)? */

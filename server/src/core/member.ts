@@ -20,6 +20,7 @@ import {
   type LogPosition,
   type Message,
   type NodeId,
+  type ProposeResult,
   type RaftStorage,
   type RandomSource,
   type Ready,
@@ -30,6 +31,7 @@ import { snapshotChunks, type Txn, type TxnOp, type TxnResult } from '@arbor/tre
 import type { ClientLink, ClientService } from './client-port.js';
 import { ChangeWindow, ReplayMatcher, reregisterOneShot } from './change-window.js';
 import { FOUNDING_PROBE_EVERY_TICKS, FoundingProbe, answerFoundingQuestion, type FoundingEnvelope } from './founding-probe.js';
+import { ProposalsInFlight } from './in-flight.js';
 import { decodeLogEntry, encodeLogEntry, type StampedTxn } from './log-entry.js';
 import { ReplyOrder } from './reply-order.js';
 import { LivenessBatcher, SessionTracker, negotiateTimeoutMs } from './session-tracker.js';
@@ -228,8 +230,10 @@ export class Member implements ClientService {
   private readonly handshakes = new Map<ConnectionId, { link: ClientLink; request: ConnectRequest; atTick: number }>();
   private readonly pendingWrites = new Map<string, PendingWrite>();
   private readonly pendingReads = new Map<string, PendingRead>();
-  private readonly reaping = new Set<string>();
-  private readonly expiring = new Set<number>();
+  /** This leader's reap proposals in flight, by path (in-flight.ts). */
+  private readonly reaping = new ProposalsInFlight<string>();
+  /** This leader's expiry proposals in flight, by session id; the tracker marks them expiring meanwhile. */
+  private readonly expiring = new ProposalsInFlight<number>();
   private readonly liveBatches = new Map<number, { sentMs: number; ids: number[] }>();
   private readonly confirmedDeadline = new Map<number, number>();
   /** Set while the rejoin guard holds (MemberOptions.rejoinGuard). */
@@ -326,11 +330,15 @@ export class Member implements ClientService {
     const now = this.host.nowMs();
     if (this.isLeader) {
       if (this.waitingPings.length > 0) this.answerWaitingPings(Infinity);
-      for (const id of this.tracker.expired(now)) this.proposeSystem({ type: 'closeSession', sessionId: id, reason: 'expire' });
+      for (const id of this.tracker.expired(now)) {
+        const proposed = this.proposeSystem({ type: 'closeSession', sessionId: id, reason: 'expire' });
+        if (proposed.ok) this.expiring.add(id, proposed.index);
+        else this.tracker.expiryNotProposed(id); // due again at the next tick
+      }
       for (const path of this.tree.dueForRemoval(this.host.wallMs(), 100)) {
         if (this.reaping.has(path)) continue;
-        this.reaping.add(path);
-        this.proposeSystem({ type: 'reap', path });
+        const proposed = this.proposeSystem({ type: 'reap', path });
+        if (proposed.ok) this.reaping.add(path, proposed.index); // refused: due again at the next tick
       }
     } else {
       const leader = this.leader;
@@ -495,11 +503,11 @@ export class Member implements ClientService {
       if (status.leader !== null) this.counters.elections++;
       this.retryStalled(true);
     }
-    if (leading && !this.wasLeader) {
-      this.tracker.onBecomeLeader(this.host.nowMs(), this.tree.sessions());
+    if (leading !== this.wasLeader) {
       this.reaping.clear();
+      this.expiring.clear();
     }
-    if (!leading && this.wasLeader) this.reaping.clear();
+    if (leading && !this.wasLeader) this.tracker.onBecomeLeader(this.host.nowMs(), this.tree.sessions());
     this.wasLeader = leading;
   }
 
@@ -589,6 +597,23 @@ export class Member implements ClientService {
   }
 
   private applyEntry(entry: Entry): void {
+    this.applyEntryTxn(entry);
+    this.settleSystemProposals(entry.index);
+  }
+
+  /**
+   * Whatever was applied at `index` settles this leader's reap or expiry proposed there: its own
+   * entry with any result, or another leader's entry that replaced it (in-flight.ts).
+   */
+  private settleSystemProposals(index: number): void {
+    this.reaping.settle(index);
+    const sessionId = this.expiring.settle(index);
+    if (sessionId === undefined) return;
+    if (this.tree.getSession(sessionId) === undefined) this.tracker.remove(sessionId);
+    else if (this.tracker.isExpiring(sessionId)) this.tracker.expiryNotProposed(sessionId);
+  }
+
+  private applyEntryTxn(entry: Entry): void {
     this.appliedIndex = entry.index;
     if (entry.type !== 'normal') return;
     let txn: Txn;
@@ -608,12 +633,9 @@ export class Member implements ClientService {
       if (this.isLeader) this.tracker.add(op.sessionId, op.timeoutMs, now);
     } else if (op.type === 'closeSession' && outcome.result.err === 0) {
       this.tracker.remove(op.sessionId);
-      this.expiring.delete(op.sessionId);
       this.confirmedDeadline.delete(op.sessionId);
       this.liveness.forget(op.sessionId);
       this.sessionEnded(op.sessionId, op.reason);
-    } else if (op.type === 'reap') {
-      this.reaping.delete(op.path);
     }
     const key = writeKey(txn);
     if (key === null) return;
@@ -643,17 +665,26 @@ export class Member implements ClientService {
 
   // ------------------------------------------------------------------ proposals
 
-  private proposeSystem(op: TxnOp): void {
-    this.proposeStamped({ sessionId: 0, identities: [], op });
+  /**
+   * The leader's own proposal, made at once (from tick(), never inside a Ready), so that the caller
+   * learns whether Raft took it and at which index.
+   */
+  private proposeSystem(op: TxnOp): ProposeResult {
+    assert(!this.inReady, `system proposal ${op.type} inside a Ready`);
+    return this.propose({ sessionId: 0, identities: [], op });
   }
 
-  /** Leader only: time-stamps and appends. Returns false when this member cannot propose now. */
+  /** Leader only: time-stamps and appends, now or right after the Ready being processed. */
   private proposeStamped(txn: Omit<StampedTxn, 'timeMs'>): void {
     this.toNode(() => {
-      if (!this.isLeader) return;
-      const result = this.node.propose(encodeLogEntry({ ...txn, timeMs: this.host.wallMs() }));
-      if (!result.ok) this.counters.proposalsRejected++;
+      if (this.isLeader) this.propose(txn);
     });
+  }
+
+  private propose(txn: Omit<StampedTxn, 'timeMs'>): ProposeResult {
+    const result = this.node.propose(encodeLogEntry({ ...txn, timeMs: this.host.wallMs() }));
+    if (!result.ok) this.counters.proposalsRejected++;
+    return result;
   }
 
   /** Gives Raft an input now, or right after the Ready being processed is advanced. */
@@ -1199,4 +1230,8 @@ function writeResponse(req: DecodedRequest, result: TxnResult, zxid: number): Se
     default:
       return { xid, zxid, err: 0, res: {} } as ServerFrame;
   }
+}
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`core invariant broken: ${message}`);
 }

@@ -183,6 +183,19 @@ export class SessionTracker {
   }
 
   /**
+   * The closeSession of a session `expired` returned did not go through: Raft refused the
+   * proposal, or the entry at its index turned out to be another. The session is due again (its
+   * deadline has passed), so the next `expired` returns it once more; a session not expiring is
+   * left alone.
+   */
+  expiryNotProposed(sessionId: number): void {
+    const state = this.sessions.get(sessionId);
+    if (state === undefined || state.bucketMs !== EXPIRING) return;
+    this.expiringCount--;
+    this.place(sessionId, state);
+  }
+
+  /**
    * This member became leader: nobody knows when the sessions were last heard, so each gets a
    * full timeout from now, and nothing previously marked expiring stays so (the old leader's
    * close proposals may have been lost). `sessions` is the replicated session table.

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { DEFAULT_LIMITS, type Limits } from '@arbor/protocol';
-import { CONFIG_DEFAULTS, type MemberAddress } from '../cli/config.js';
 import { startAdminHttp, type AdminHttp } from './admin-http.js';
 import { startClientListener, type ClientListener } from './client-listener.js';
 import type { Logger } from './logger.js';
 import { startMember, type MemberRuntime, type MemberStatus } from './member-runtime.js';
+import { MEMBER_SETTING_DEFAULTS as DEFAULTS, type MemberAddress } from './member-settings.js';
 
 /**
  * A whole serving member: the runtime (storage, peers, ticks) with its client port and admin
@@ -80,13 +80,13 @@ export async function startMemberServer(options: MemberServerOptions, logger: Lo
       clusterId: clusterIdOf(options.members),
       dataDir: resolve(options.dataDir),
       members: options.members,
-      tickMs: options.tickMs ?? CONFIG_DEFAULTS.tickMs,
-      electionTicks: options.electionTicks ?? CONFIG_DEFAULTS.electionTicks,
-      heartbeatTicks: options.heartbeatTicks ?? CONFIG_DEFAULTS.heartbeatTicks,
-      sessionTimeoutMinMs: options.sessionTimeoutMinMs ?? CONFIG_DEFAULTS.sessionTimeoutMinMs,
-      sessionTimeoutMaxMs: options.sessionTimeoutMaxMs ?? CONFIG_DEFAULTS.sessionTimeoutMaxMs,
-      snapshotEveryEntries: options.snapshotEveryEntries ?? CONFIG_DEFAULTS.snapshotEveryEntries,
-      changeWindowEntries: options.changeWindowEntries ?? CONFIG_DEFAULTS.changeWindowEntries,
+      tickMs: options.tickMs ?? DEFAULTS.tickMs,
+      electionTicks: options.electionTicks ?? DEFAULTS.electionTicks,
+      heartbeatTicks: options.heartbeatTicks ?? DEFAULTS.heartbeatTicks,
+      sessionTimeoutMinMs: options.sessionTimeoutMinMs ?? DEFAULTS.sessionTimeoutMinMs,
+      sessionTimeoutMaxMs: options.sessionTimeoutMaxMs ?? DEFAULTS.sessionTimeoutMaxMs,
+      snapshotEveryEntries: options.snapshotEveryEntries ?? DEFAULTS.snapshotEveryEntries,
+      changeWindowEntries: options.changeWindowEntries ?? DEFAULTS.changeWindowEntries,
       limits,
       logger,
       ...(options.peerRoutes === undefined ? {} : { peerRoutes: options.peerRoutes }),
@@ -105,7 +105,7 @@ export async function startMemberServer(options: MemberServerOptions, logger: Lo
       host: self.host,
       port: self.clientPort,
       limits,
-      connectionsMax: options.connectionsMax ?? CONFIG_DEFAULTS.connectionsMax,
+      connectionsMax: options.connectionsMax ?? DEFAULTS.connectionsMax,
       currentZxid: () => Number(core.status().lastZxid) || 0,
       logger: logger.child({ component: 'client-listener' }),
     });

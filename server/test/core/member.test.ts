@@ -10,12 +10,14 @@ import {
   Ops,
   PROTOCOL_VERSION,
   XID_WATCH_EVENT,
+  type ConnectRequest,
   type DecodedRequest,
   type ServerFrame,
 } from '@arbor/protocol';
 import { SeededRandom, bootstrapEntries, createMemoryStorage, type MemoryStorage, type NodeId } from '@arbor/raft';
 import { ZnodeTree, restoreFromChunksSync } from '@arbor/tree';
 import type { ClientLink } from '../../src/core/client-port.js';
+import { decodeLogEntry } from '../../src/core/log-entry.js';
 import { Member, snapshotInterval, type MemberOptions, type PeerEnvelope } from '../../src/core/member.js';
 
 const TICK_MS = 50;
@@ -187,17 +189,23 @@ function createReq(xid: number, requestId: number, path: string, mode: number = 
   return { xid, op: 1, name: 'create', requestId, args: { path, data: null, acl: OPEN, mode } } as DecodedRequest;
 }
 
-async function openSession(sim: SimEnsemble, member: Member, timeoutMs = 4_000): Promise<{ link: FakeLink; sessionId: number }> {
-  const link = sim.link();
-  member.onConnect(link, {
+/** A handshake as the client listener hands it to the member: a new session unless `fields` say otherwise. */
+function connectRequest(fields: Partial<ConnectRequest> = {}): ConnectRequest {
+  return {
     protocolVersion: PROTOCOL_VERSION,
     sessionId: 0,
     password: null,
-    timeoutMs,
+    timeoutMs: 4_000,
     lastZxid: 0,
     readOnly: false,
     auth: [],
-  });
+    ...fields,
+  };
+}
+
+async function openSession(sim: SimEnsemble, member: Member, timeoutMs = 4_000): Promise<{ link: FakeLink; sessionId: number }> {
+  const link = sim.link();
+  member.onConnect(link, connectRequest({ timeoutMs }));
   await sim.run(50, () => link.frames.length > 0);
   const hello = link.frames[0] as { sessionId?: number; err?: number };
   expect(hello.err).toBeUndefined();
@@ -332,15 +340,7 @@ describe('the member core in a simulated 3-member ensemble', () => {
     // The client lost the answer and resumes its session elsewhere, retrying with the same request id.
     const password = (link.frames[0] as { password: Uint8Array }).password;
     const link2 = sim.link();
-    next.onConnect(link2, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      password,
-      timeoutMs: 4_000,
-      lastZxid: 0,
-      readOnly: false,
-      auth: [],
-    });
+    next.onConnect(link2, connectRequest({ sessionId, password }));
     await sim.run(20, () => link2.frames.length > 0);
     next.onRequest(link2, createReq(7, 1, '/seq-', CreateMode.PERSISTENT_SEQUENTIAL));
     await sim.run(50, () => link2.responses().length === 1);
@@ -366,6 +366,64 @@ describe('the member core in a simulated 3-member ensemble', () => {
     await sim.run(60, () => [...sim.members.values()].every((m) => m.tree.exists('/eph') === null));
     expect(link.frames.some((f) => 'notice' in f && f.notice === 'sessionExpired')).toBe(true);
     expect(link.closed).not.toBeNull();
+  });
+
+  it('reaps a container whose reap proposal was refused while this member stayed leader', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { link } = await openSession(sim, leader);
+    leader.onRequest(link, createReq(1, 1, '/box', CreateMode.CONTAINER));
+    leader.onRequest(link, createReq(2, 2, '/box/x'));
+    await sim.run(20, () => link.responses().length === 2);
+    // A leadership transfer that cannot finish (its target is down) makes Raft refuse every
+    // proposal until it times out, an election timeout later; the leader stays leader throughout.
+    const target = [...sim.members.values()].find((m) => m !== leader)!.id;
+    sim.crash(target);
+    leader.onRequest(link, {
+      xid: 3,
+      op: Ops.delete.code,
+      name: 'delete',
+      requestId: 3,
+      args: { path: '/box/x', version: -1 },
+    } as DecodedRequest);
+    await sim.settle();
+    expect(link.responses()).toHaveLength(3);
+    expect(leader.node.transferLeadership(target)).toEqual({ ok: true });
+    const refused = leader.counters.proposalsRejected;
+    await sim.run(1);
+    // The container is due and its reap proposal was refused.
+    expect(leader.counters.proposalsRejected).toBeGreaterThan(refused);
+    expect(leader.tree.exists('/box')).not.toBeNull();
+    await sim.run(100, () => [...sim.members.values()].every((m) => m.tree.exists('/box') === null));
+    expect(leader.isLeader).toBe(true);
+    // Raft took one reap of /box: refused ones were tried again, none while another was in flight.
+    const log = sim.storages.get(leader.id)!.log;
+    const reaps = log
+      .entries(log.firstIndex(), log.lastIndex() + 1, Infinity)
+      .filter((e) => e.type === 'normal')
+      .map((e) => decodeLogEntry(e.index, e.data).op)
+      .filter((op) => op.type === 'reap' && op.path === '/box');
+    expect(reaps).toHaveLength(1);
+  });
+
+  it('expires a session whose expiry proposal was refused while this member stayed leader', async () => {
+    const sim = new SimEnsemble([1, 2, 3]);
+    await sim.run(100, () => sim.leader() !== undefined);
+    const leader = sim.leader()!;
+    const { sessionId } = await openSession(sim, leader, 1_000);
+    // As above: a transfer to a member that is down refuses proposals for an election timeout
+    // (10 ticks), and the session's deadline (20 ticks after it opened) falls inside it.
+    await sim.run(14);
+    const target = [...sim.members.values()].find((m) => m !== leader)!.id;
+    sim.crash(target);
+    expect(leader.node.transferLeadership(target)).toEqual({ ok: true });
+    const refused = leader.counters.proposalsRejected;
+    await sim.run(9);
+    expect(leader.counters.proposalsRejected).toBeGreaterThan(refused);
+    expect(leader.tree.getSession(sessionId)).not.toBeUndefined();
+    await sim.run(100, () => [...sim.members.values()].every((m) => m.tree.getSession(sessionId) === undefined));
+    expect(leader.isLeader).toBe(true);
   });
 
   it('setWatches with one-shot and persistent watches: the replay in zxid order, each change once, then the one-shot events it does not cover', async () => {
@@ -400,15 +458,7 @@ describe('the member core in a simulated 3-member ensemble', () => {
 
     const password = (link.frames[0] as { password: Uint8Array }).password;
     const again = sim.link();
-    leader.onConnect(again, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      password,
-      timeoutMs: 4_000,
-      lastZxid,
-      readOnly: false,
-      auth: [],
-    });
+    leader.onConnect(again, connectRequest({ sessionId, password, lastZxid }));
     await sim.run(20, () => again.frames.length > 0);
     leader.onRequest(again, {
       xid: 8,
@@ -446,28 +496,12 @@ describe('the member core in a simulated 3-member ensemble', () => {
     const leader = sim.leader()!;
     const { sessionId } = await openSession(sim, leader);
     const bad = sim.link();
-    leader.onConnect(bad, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      password: new Uint8Array(16),
-      timeoutMs: 4_000,
-      lastZxid: 0,
-      readOnly: false,
-      auth: [],
-    });
+    leader.onConnect(bad, connectRequest({ sessionId, password: new Uint8Array(16) }));
     await sim.run(5, () => bad.frames.length > 0);
     // The same answer as for a session that does not exist: nothing tells a guesser it is live.
     expect(bad.frames[0]).toMatchObject({ err: ErrorCode.SESSIONEXPIRED });
     const gone = sim.link();
-    leader.onConnect(gone, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId: 12345,
-      password: new Uint8Array(16),
-      timeoutMs: 4_000,
-      lastZxid: 0,
-      readOnly: false,
-      auth: [],
-    });
+    leader.onConnect(gone, connectRequest({ sessionId: 12345, password: new Uint8Array(16) }));
     await sim.run(5, () => gone.frames.length > 0);
     expect(gone.frames[0]).toMatchObject({ err: ErrorCode.SESSIONEXPIRED });
     expect((gone.frames[0] as { message?: string }).message?.replace('0x3039', 'ID')).toBe(

@@ -24,6 +24,23 @@ describe('negotiateTimeoutMs', () => {
 });
 
 describe('SessionTracker', () => {
+  it('returns a session again once its expiry was not proposed, and only then', () => {
+    const tracker = new SessionTracker({ bucketMs: 100 });
+    tracker.add(1, 1_000, 0);
+    expect(tracker.expired(1_100)).toEqual([1]);
+    expect(tracker.expired(1_200)).toEqual([]);
+    tracker.expiryNotProposed(1);
+    expect(tracker.isExpiring(1)).toBe(false);
+    expect(tracker.expiring).toBe(0);
+    expect(tracker.expired(1_200)).toEqual([1]);
+    expect(tracker.expiring).toBe(1);
+    // Unknown or not expiring: nothing happens.
+    tracker.expiryNotProposed(99);
+    tracker.add(2, 5_000, 0);
+    tracker.expiryNotProposed(2);
+    expect(tracker.expired(1_300)).toEqual([]);
+  });
+
   it('expires sessions whose deadline passed, in deadline order, never early', () => {
     const tracker = new SessionTracker({ bucketMs: 100 });
     tracker.add(1, 5_000, 0);

@@ -28,11 +28,10 @@ function putUint64(offset: number, value: number): void {
 
 /**
  * CRC-32 over index (u64 LE) ‖ term (u64 LE) ‖ type code (u8) ‖ data; 0 for an entry without
- * data. That 0 is the format as written so far: native zlib.crc32 returns 0 instead of the running
+ * data. That 0 is the format as written so far: native zlib.crc32 returned 0 instead of the running
  * CRC for an empty buffer that has no memory behind it, which is what a structured clone handed
- * the worker and what SQLite hands back for an empty blob. Said here, it no longer depends on how
- * the empty buffer was made (an empty view into a larger buffer does have memory), and the
- * portable fallback agrees.
+ * the worker and what SQLite hands back for an empty blob. crc32() no longer has that quirk (it
+ * continues the running CRC for any empty input), so the rule is kept here, explicitly.
  */
 export function entryChecksum(index: number, term: number, typeCode: number, data: Uint8Array): number {
   if (data.length === 0) return 0;

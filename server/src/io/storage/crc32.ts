@@ -26,7 +26,15 @@ export function crc32Portable(data: Uint8Array, previous = 0): number {
 
 const native = typeof zlib.crc32 === 'function' ? zlib.crc32 : null;
 
-/** CRC-32 of `data`, continuing from `previous` (the CRC of the bytes before it). */
+/**
+ * CRC-32 of `data`, continuing from `previous` (the CRC of the bytes before it). Zero-length
+ * input returns `previous`, as the definition says and the portable version does: native
+ * zlib.crc32 returns 0 instead for a zero-length buffer with no memory behind it (a zero-length
+ * ArrayBuffer, as a structured clone, TextEncoder and SQLite hand out), which in the middle of an
+ * incremental chain would drop everything summed before it. Non-empty input goes to native as is,
+ * so no checksum of non-empty data changes.
+ */
 export function crc32(data: Uint8Array, previous = 0): number {
+  if (data.length === 0) return previous >>> 0;
   return native === null ? crc32Portable(data, previous) : native(data, previous) >>> 0;
 }
