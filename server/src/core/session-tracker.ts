@@ -12,9 +12,6 @@
  * with the time left; only the leader calls `expired`.
  */
 
-/** Default bounds of a negotiated session timeout (ZooKeeper's 2 and 20 ticks of 2 s). Member settings. */
-export const SESSION_TIMEOUT_MIN_MS_DEFAULT = 4_000;
-export const SESSION_TIMEOUT_MAX_MS_DEFAULT = 40_000;
 /** Default expiry granularity: a session is declared expired within this much after its deadline, never before. */
 export const SESSION_EXPIRY_BUCKET_MS_DEFAULT = 100;
 /** Default bound on the sessions one call to `expired` returns, so one turn proposes a bounded batch. */
