@@ -43,11 +43,18 @@ function reject(r: Raft, reason: RejectReason, message: string): Rejection {
 
 export function becomeLeaderState(r: Raft): void {
   const self = r.tracker.progress.get(r.id);
-  assert(self !== undefined, 'a leader must be a member of its configuration');
+  assert(
+    self !== undefined || r.removedPendingCommit(),
+    'a leader must be a member of its configuration, or removed by an uncommitted one',
+  );
   assert(!r.log.hasPendingSnapshot(), 'a leader cannot have a pending snapshot');
-  self.becomeReplicate();
-  self.maybeUpdate(r.log.durableLastIndex());
-  self.recentActive = true;
+  // Outside its configuration (Raft.removedPendingCommit) the leader counts toward no quorum:
+  // it commits the removal with the new configuration's votes, then hands over.
+  if (self !== undefined) {
+    self.becomeReplicate();
+    self.maybeUpdate(r.log.durableLastIndex());
+    self.recentActive = true;
+  }
   // Thesis §6.4: a new leader commits a blank entry of its term to learn which entries are
   // committed (and, §4.1, before it may change the configuration).
   appendAsLeader(r, 'noop', new Uint8Array(0));

@@ -149,7 +149,25 @@ export class Raft {
   }
 
   promotable(): boolean {
-    return this.tracker.isVoter(this.id) && !this.log.hasPendingSnapshot();
+    if (this.log.hasPendingSnapshot()) return false;
+    return this.tracker.isVoter(this.id) || this.removedPendingCommit();
+  }
+
+  /**
+   * This member was a voter until the latest configuration in its log, which removed it and is
+   * not known to be committed (a leader that removed itself and lost leadership first, thesis
+   * §4.2.2). It may still campaign, counting votes of the new configuration only (its own is
+   * not among them): its log may be the only one holding that configuration, and without it the
+   * new configuration's voters can be one short of a majority — a member under the rejoin guard
+   * votes for nobody — so nobody could ever commit the removal. Elected, it commits the removal
+   * and hands over (stepDownRemoved). Only with pre-vote or check-quorum, whose leader lease
+   * keeps a member that never learns of the commit from deposing the new configuration's leader.
+   */
+  removedPendingCommit(): boolean {
+    if (!this.cfg.preVote && !this.cfg.checkQuorum) return false;
+    const latest = this.confHistory.currentIndex();
+    if (latest <= this.log.committed) return false;
+    return this.confHistory.at(latest - 1).voters.includes(this.id);
   }
 
   /** The leader has committed an entry of its own term (thesis §6.4 step 1, §4.1 bug fix). */
