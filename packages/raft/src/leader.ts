@@ -167,11 +167,9 @@ function sendCommit(r: Raft, to: NodeId): void {
     sendAppend(r, to);
     return;
   }
-  if (pr.match !== pr.next - 1) {
-    // Entries are on their way: an empty append also finds out soon whether they were lost.
-    sendAppend(r, to);
-    return;
-  }
+  // Entries are on their way: their acknowledgement brings the notice (handleAppendResponse).
+  // Were they lost, the next heartbeat's answer sends them again.
+  if (pr.match !== pr.next - 1) return;
   const commit = Math.min(pr.match, r.log.committed);
   if (commit <= pr.sentCommit) return;
   const commitTerm = r.log.term(commit);
