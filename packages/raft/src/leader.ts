@@ -155,22 +155,21 @@ function sendAppendsWhileOpen(r: Raft, to: NodeId): void {
 }
 
 /**
- * Tells `to` the commit index without an empty append when the follower has acknowledged every
- * entry sent to it (types.ts CommitNotice). Otherwise an append: entries to send, a probe, or a
- * follower whose acknowledgement is still on its way (that acknowledgement brings the notice).
+ * Tells `to` the commit index without an empty append (types.ts CommitNotice) when every entry
+ * has been sent to it, whether or not it has acknowledged them all: a follower still writing an
+ * entry learns at once that it is committed, and applies it (answering its client) the moment
+ * its own write is durable, not a round trip later. The follower commits only an entry it
+ * holds with the leader's term; one still on its way is committed by its acknowledgement's
+ * notice, or by the next heartbeat. Otherwise (a probe, entries to send) an append.
  */
 function sendCommit(r: Raft, to: NodeId): void {
   const pr = r.tracker.progress.get(to);
   if (pr === undefined) return;
-  const caughtUp = pr.state === 'replicate' && pr.next > r.log.lastIndex();
-  if (!caughtUp) {
+  if (pr.state !== 'replicate' || pr.next <= r.log.lastIndex()) {
     sendAppend(r, to);
     return;
   }
-  // Entries are on their way: their acknowledgement brings the notice (handleAppendResponse).
-  // Were they lost, the next heartbeat's answer sends them again.
-  if (pr.match !== pr.next - 1) return;
-  const commit = Math.min(pr.match, r.log.committed);
+  const commit = Math.min(pr.next - 1, r.log.committed);
   if (commit <= pr.sentCommit) return;
   const commitTerm = r.log.term(commit);
   if (commitTerm === undefined) {

@@ -189,14 +189,14 @@ export interface AppendResponse extends MessageBase, GuardedAck {
 }
 
 /**
- * The leader's commit index for a follower that holds every entry sent to it (ZooKeeper's
- * COMMIT): an empty append would do, but its answer tells the leader nothing new, and with one
- * write at a time those answers were a quarter of all peer traffic. Never answered; a lost notice
- * costs only latency (the next append or heartbeat carries the commit index too).
+ * The leader's commit index for a follower that has been sent every entry (ZooKeeper's COMMIT):
+ * an empty append would do, but its answer tells the leader nothing new, and with one write at
+ * a time those answers were a quarter of all peer traffic. Never answered; a lost or ignored
+ * notice costs only latency (the next append, notice or heartbeat carries the commit index too).
  */
 export interface CommitNotice extends MessageBase {
   readonly type: 'commit';
-  /** min(leader commit, the follower's acknowledged match index). */
+  /** min(leader commit, the last index sent to the follower). */
   readonly commit: number;
   /**
    * Term of the leader's entry at `commit`. The follower commits only if its own entry there
