@@ -7,7 +7,8 @@ import { Hasher, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, 
 import type { Journal } from './journal.js';
 import { F, I, I_STRIDE, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
 import { PathIndex } from './path-index.js';
-import { KeptResult } from './session.js';
+import { shapeOf } from './kept-results.js';
+import type { Shape } from './kept-results.js';
 import type { Session } from './session.js';
 import type { TxnResult } from './txn.js';
 
@@ -74,6 +75,20 @@ export interface NodeRef {
 const scratch = new Hasher();
 const PATH_BASE = new Hasher(SEED_PATH);
 const isSafe = Number.isSafeInteger;
+
+/** The digest term of a kept result (session, request id, outcome), in `scratch`. */
+function resultHash(sessionId: number, requestId: number, result: TxnResult): Hasher {
+  if (isSafe(sessionId) && isSafe(requestId)) {
+    // scratch.from(RESULT_BASE).num(sessionId).num(requestId), unrolled: 4 units
+    scratch.a = numA(numA(laneA(RESULT_BASE), sessionId), requestId);
+    scratch.b = numB(numB(laneB(RESULT_BASE), sessionId), requestId);
+    scratch.n = RESULT_BASE.n + 4;
+    scratch.carry = -1;
+  } else {
+    scratch.from(RESULT_BASE).num(sessionId).num(requestId);
+  }
+  return hashResult(scratch, result);
+}
 
 export class TreeState {
   readonly nodes = new NodeStore();
@@ -275,35 +290,40 @@ export class TreeState {
     this.sessions.set(s.id, s);
     this.sessionTerm(s, 1);
     this.evictedTerm(s, 1);
-    for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, 1);
+    const kept = s.results;
+    for (let i = 0; i < kept.size; i++) this.addTerm(kept.termAAt(i), kept.termBAt(i), 1);
   }
 
   /** Forgets a session and its kept results; its ephemerals must be gone already. */
   removeSession(s: Session): void {
     if (s.ephemerals.size !== 0) throw new AssertionError(`session ${s.id} removed with ephemerals left`);
-    for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, -1);
+    const kept = s.results;
+    for (let i = 0; i < kept.size; i++) this.addTerm(kept.termAAt(i), kept.termBAt(i), -1);
     this.sessionTerm(s, -1);
     this.evictedTerm(s, -1);
     this.sessions.delete(s.id);
   }
 
-  /** Keeps a write's result for exactly-once replies, evicting the session's oldest past the bound. */
-  recordResult(s: Session, requestId: number, result: TxnResult): void {
-    const kept = this.keep(s.id, requestId, result);
-    s.remember(requestId, kept);
-    this.addTerm(kept.hashA, kept.hashB, 1);
-    if (s.results.size <= this.resultsPerSession) return;
-    const oldestId = s.oldestRequestId()!;
-    const oldest = s.forgetOldest();
-    this.addTerm(oldest.hashA, oldest.hashB, -1);
+  /**
+   * Keeps a write's result (of the given shape) for exactly-once replies, evicting the
+   * session's oldest past the bound.
+   */
+  recordResult(s: Session, requestId: number, result: TxnResult, shape: Shape): void {
+    const kept = s.results;
+    this.keep(s, requestId, result, shape);
+    if (kept.size <= this.resultsPerSession) return;
+    const oldestId = kept.idAt(0);
+    this.addTerm(kept.termAAt(0), kept.termBAt(0), -1);
+    kept.dropOldest();
     this.raiseEvicted(s, oldestId);
   }
 
   /** Drops the kept results the client has acknowledged (ids up to `ackedRequestId`, oldest first). */
   trimResults(s: Session, ackedRequestId: number): void {
-    for (let id = s.oldestRequestId(); id !== undefined && id <= ackedRequestId; id = s.oldestRequestId()) {
-      const kept = s.forgetOldest();
-      this.addTerm(kept.hashA, kept.hashB, -1);
+    const kept = s.results;
+    while (kept.size > 0 && kept.idAt(0) <= ackedRequestId) {
+      this.addTerm(kept.termAAt(0), kept.termBAt(0), -1);
+      kept.dropOldest();
     }
     this.raiseEvicted(s, ackedRequestId);
   }
@@ -315,19 +335,19 @@ export class TreeState {
     this.evictedTerm(s, 1);
   }
 
-  /** A result with its digest term (session, request id, outcome), not yet counted in the digest. */
-  keep(sessionId: number, requestId: number, result: TxnResult): KeptResult {
-    if (isSafe(sessionId) && isSafe(requestId)) {
-      // scratch.from(RESULT_BASE).num(sessionId).num(requestId), unrolled: 4 units
-      scratch.a = numA(numA(laneA(RESULT_BASE), sessionId), requestId);
-      scratch.b = numB(numB(laneB(RESULT_BASE), sessionId), requestId);
-      scratch.n = RESULT_BASE.n + 4;
-      scratch.carry = -1;
-    } else {
-      scratch.from(RESULT_BASE).num(sessionId).num(requestId);
-    }
-    const h = hashResult(scratch, result);
-    return new KeptResult(result, h.finalA(), h.finalB());
+  /** Keeps a result under a request id the session does not keep yet, counting its digest term. */
+  private keep(s: Session, requestId: number, result: TxnResult, shape: Shape): void {
+    const h = resultHash(s.id, requestId, result);
+    const a = h.finalA();
+    const b = h.finalB();
+    s.results.push(requestId, shape, result, a, b);
+    this.addTerm(a, b, 1);
+  }
+
+  /** For the snapshot reader: keeps a result of a session not added yet (addSession counts its term). */
+  restoreResult(s: Session, requestId: number, result: TxnResult): void {
+    const h = resultHash(s.id, requestId, result);
+    s.results.push(requestId, shapeOf(result), result, h.finalA(), h.finalB());
   }
 
   /**

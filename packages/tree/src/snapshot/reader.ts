@@ -312,7 +312,7 @@ export class SnapshotReader {
     if (typeof result !== 'object' || result === null || !isInt((result as { err?: unknown }).err)) {
       throw new SnapshotError(`session ${session.id}: malformed result of request ${requestId}`);
     }
-    session.remember(requestId, this.state!.keep(session.id, requestId, deepFreeze(result as TxnResult)));
+    this.state!.restoreResult(session, requestId, deepFreeze(result as TxnResult));
     this.resultsLeft--;
   }
 
