@@ -84,11 +84,14 @@ export class NodeStore implements PathCheck {
   alloc(): number {
     let id = this.free.pop();
     if (id === undefined) {
+      // Rows past `used` were never written (a new buffer is zeroed, grow copies only the old rows' bytes):
+      // zeroing them again would be the first touch of fresh memory, twice.
       if (this.used === this.capacity) this.grow();
       id = this.used++;
       this.links.push(null, '');
+    } else {
+      this.f64.fill(0, id * STRIDE, (id + 1) * STRIDE);
     }
-    this.f64.fill(0, id * STRIDE, (id + 1) * STRIDE);
     this.count++;
     return id;
   }
