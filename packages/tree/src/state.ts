@@ -6,7 +6,7 @@ import { DataStore } from './data-store.js';
 import { Hasher, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
 import type { Journal } from './journal.js';
 import { F, I, I_STRIDE, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
-import { PathIndex } from './path-index.js';
+import { OVERFLOWED, PathIndex } from './path-index.js';
 import { shapeOf } from './kept-results.js';
 import type { Shape } from './kept-results.js';
 import type { Session } from './session.js';
@@ -128,13 +128,30 @@ export class TreeState {
   /** Node id of a valid path, or -1. */
   resolve(path: string): number {
     if (path === '/') return ROOT_ID;
-    return this.index.find(scratch.from(PATH_BASE).str(path).finalA(), path, this.nodes);
+    const id = this.index.find(scratch.from(PATH_BASE).str(path).finalA(), path, this.nodes);
+    return id === OVERFLOWED ? this.walk(path) : id;
   }
 
   /** Node id of a valid path whose pathHash is `h` (computed anyway for the digest), or -1. */
   resolveHashed(path: string, h: Hasher): number {
     if (path === '/') return ROOT_ID;
-    return this.index.find(h.finalA(), path, this.nodes);
+    const id = this.index.find(h.finalA(), path, this.nodes);
+    return id === OVERFLOWED ? this.walk(path) : id;
+  }
+
+  /** Node id of a valid path other than the root by its names, from the root down: what the index falls back to. */
+  walk(path: string): number {
+    const { nodes } = this;
+    let id = ROOT_ID;
+    for (let start = 1; start <= path.length;) {
+      const slash = path.indexOf('/', start);
+      const end = slash < 0 ? path.length : slash;
+      const kids = nodes.kids(id);
+      id = kids === null ? -1 : kids.get(path.slice(start, end));
+      if (id < 0) return -1;
+      start = end + 1;
+    }
+    return id;
   }
 
   dataOf(id: number): Uint8Array | null {
