@@ -3,12 +3,11 @@ import { AssertionError, assert } from './assert.js';
 import { AclTable } from './acl-table.js';
 import { ChildList } from './child-list.js';
 import { DataStore } from './data-store.js';
-import { Hasher, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
+import { Hasher, RESULT_TAG, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
 import type { Journal } from './journal.js';
 import { F, I, I_STRIDE, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
 import { OVERFLOWED, PathIndex } from './path-index.js';
-import { shapeOf } from './kept-results.js';
-import type { Shape } from './kept-results.js';
+import { Shape, shapeOf } from './kept-results.js';
 import type { Session } from './session.js';
 import type { TxnResult } from './txn.js';
 
@@ -76,8 +75,12 @@ const scratch = new Hasher();
 const PATH_BASE = new Hasher(SEED_PATH);
 const isSafe = Number.isSafeInteger;
 
-/** The digest term of a kept result (session, request id, outcome), in `scratch`. */
-function resultHash(sessionId: number, requestId: number, result: TxnResult): Hasher {
+/**
+ * The digest term of a kept result (session, request id, outcome), in `scratch`: hashResult's
+ * value, which for the compact shapes (the result of almost every write) is written out here
+ * rather than found by walking the object's fields.
+ */
+function resultHash(sessionId: number, requestId: number, result: TxnResult, shape: Shape): Hasher {
   if (isSafe(sessionId) && isSafe(requestId)) {
     // scratch.from(RESULT_BASE).num(sessionId).num(requestId), unrolled: 4 units
     scratch.a = numA(numA(laneA(RESULT_BASE), sessionId), requestId);
@@ -87,7 +90,12 @@ function resultHash(sessionId: number, requestId: number, result: TxnResult): Ha
   } else {
     scratch.from(RESULT_BASE).num(sessionId).num(requestId);
   }
-  return hashResult(scratch, result);
+  if (shape === Shape.OBJECT) return hashResult(scratch, result);
+  // hashResult of {err: 0[, path][, stat]}: its tag, field 1 (err) = 0, field 4 (path); stats are not hashed
+  scratch.int(RESULT_TAG).int(1).num(0);
+  if (shape !== Shape.CREATE) return scratch;
+  const path = (result as { path: string }).path;
+  return scratch.int(4).int(path.length).str(path);
 }
 
 export class TreeState {
@@ -354,7 +362,7 @@ export class TreeState {
 
   /** Keeps a result under a request id the session does not keep yet, counting its digest term. */
   private keep(s: Session, requestId: number, result: TxnResult, shape: Shape): void {
-    const h = resultHash(s.id, requestId, result);
+    const h = resultHash(s.id, requestId, result, shape);
     const a = h.finalA();
     const b = h.finalB();
     s.results.push(requestId, shape, result, a, b);
@@ -363,8 +371,9 @@ export class TreeState {
 
   /** For the snapshot reader: keeps a result of a session not added yet (addSession counts its term). */
   restoreResult(s: Session, requestId: number, result: TxnResult): void {
-    const h = resultHash(s.id, requestId, result);
-    s.results.push(requestId, shapeOf(result), result, h.finalA(), h.finalB());
+    const shape = shapeOf(result);
+    const h = resultHash(s.id, requestId, result, shape);
+    s.results.push(requestId, shape, result, h.finalA(), h.finalB());
   }
 
   /**
