@@ -74,6 +74,8 @@ export interface NodeRef {
 const scratch = new Hasher();
 const PATH_BASE = new Hasher(SEED_PATH);
 const isSafe = Number.isSafeInteger;
+/** The most rows a snapshot header may make a restore reserve up front (512 MiB of rows; untouched pages cost no memory). */
+const EXPECTED_NODES_MAX = 1 << 22;
 
 /**
  * The digest term of a kept result (session, request id, outcome), in `scratch`: hashResult's
@@ -99,11 +101,11 @@ function resultHash(sessionId: number, requestId: number, result: TxnResult, sha
 }
 
 export class TreeState {
-  readonly nodes = new NodeStore();
+  readonly nodes: NodeStore;
   readonly data = new DataStore();
   readonly acls = new AclTable();
   /** Every node but the root by its path's key: resolving a path is one probe, not a walk. */
-  readonly index = new PathIndex();
+  readonly index: PathIndex;
   readonly sessions = new Map<number, Session>();
   /** Container and TTL nodes by path: what dueForRemoval scans instead of the whole tree. */
   readonly containers = new Map<string, number>();
@@ -114,7 +116,20 @@ export class TreeState {
   private digestA = 0;
   private digestB = 0;
 
-  constructor(readonly resultsPerSession: number) {}
+  /**
+   * `expectedNodes` (a snapshot header's count) sizes the node rows and the path index at
+   * once, sparing a restore their doublings; it is capped, as a header may lie.
+   */
+  constructor(
+    readonly resultsPerSession: number,
+    expectedNodes = 0,
+  ) {
+    const rows = Math.min(Math.max(expectedNodes, 1024), EXPECTED_NODES_MAX);
+    this.nodes = new NodeStore(rows);
+    let slots = 1024;
+    while (slots < rows * 2) slots *= 2;
+    this.index = new PathIndex(slots);
+  }
 
   /** Makes the root as every tree starts: no data bytes (empty, not null), open ACL, zero stat. */
   initRoot(): void {

@@ -191,7 +191,7 @@ export class SnapshotReader {
       throw new SnapshotError('malformed header');
     }
     this.header = { zxid, nodes, sessions, acls };
-    this.state = new TreeState(resultsPerSession);
+    this.state = new TreeState(resultsPerSession, nodes);
     this.state.lastZxid = zxid;
   }
 
