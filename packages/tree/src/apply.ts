@@ -142,7 +142,7 @@ function done(result: TxnResult, triggers: readonly WatchTrigger[]): ApplyOutcom
 }
 
 /**
- * Results are shared (a duplicate gets the same object back), so nobody may change them.
+ * Results may be shared (a duplicate of an error, multi or reap gets the kept object back), so nobody may change them.
  * Frozen to the depth results have: the result, its stat, a multi's per-op results and theirs.
  */
 export function deepFreeze<T>(value: T): T {
