@@ -147,14 +147,14 @@ function authIdentities(identities: readonly Id[]): Id[] {
 /**
  * The ACL list a node gets: shape-checked, `auth` entries replaced by one entry per identity
  * the caller authenticated as (ZooKeeper's fixupACL), duplicates dropped. Throws INVALIDACL.
- * May return `acl` itself: the table copies what it keeps.
+ * May return `acl` itself: the table copies what it keeps. `what` and `path` name the op in a message.
  */
-export function resolveAcl(acl: readonly ACL[], identities: readonly Id[], subject: string): readonly ACL[] {
+export function resolveAcl(acl: readonly ACL[], identities: readonly Id[], what: string, path: string): readonly ACL[] {
   if (isPlainWorldAcl(acl)) return acl;
   try {
     validateAcl(acl);
   } catch (e) {
-    if (e instanceof ArborError) throw new ArborError(e.code, `${subject}: ${e.message}`);
+    if (e instanceof ArborError) throw new ArborError(e.code, `${what} ${path}: ${e.message}`);
     throw e;
   }
   if (acl.length === 1 && acl[0]!.id.scheme !== 'auth') return acl;
@@ -173,7 +173,10 @@ export function resolveAcl(acl: readonly ACL[], identities: readonly Id[], subje
     }
     const mine = authIdentities(identities);
     if (mine.length === 0) {
-      throw new ArborError(ErrorCode.INVALIDACL, `${subject}: the 'auth' scheme needs an authenticated identity and the caller has none`);
+      throw new ArborError(
+        ErrorCode.INVALIDACL,
+        `${what} ${path}: the 'auth' scheme needs an authenticated identity and the caller has none`,
+      );
     }
     for (const who of mine) add(entry.perms, who);
   }

@@ -6,6 +6,7 @@ import { applyMulti } from './ops/multi.js';
 import { applyCheck, applyCreate, applyDelete, applySetAcl, applySetData } from './ops/node-ops.js';
 import { applyReap } from './ops/reap.js';
 import { applyCloseSession, applyCreateSession } from './ops/session-ops.js';
+import { Shape } from './kept-results.js';
 import type { Session } from './session.js';
 import type { TreeState } from './state.js';
 import type { ApplyOutcome, ErrorResult, SuccessResults, Txn, TxnOp, TxnResult, TxnType } from './txn.js';
@@ -56,7 +57,7 @@ export function applyTxn(state: TreeState, txn: Txn): ApplyOutcome {
     }
     if (txn.requestId !== undefined) {
       const prior = session.results.get(txn.requestId);
-      if (prior !== undefined) return { result: prior.result, triggers: NO_TRIGGERS, duplicate: true };
+      if (prior !== undefined) return { result: prior, triggers: NO_TRIGGERS, duplicate: true };
       if (txn.requestId <= session.evictedUpTo) {
         return done(
           error(ErrorCode.BADARGUMENTS, `request ${txn.requestId} of session ${txn.sessionId} is older than the kept results; not applied`),
@@ -68,7 +69,8 @@ export function applyTxn(state: TreeState, txn: Txn): ApplyOutcome {
 
   const triggers: WatchTrigger[] = [];
   const result = run(state, txn, spec, session, triggers);
-  if (session !== undefined && txn.requestId !== undefined) state.recordResult(session, txn.requestId, result);
+  if (session !== undefined && txn.requestId !== undefined)
+    state.recordResult(session, txn.requestId, result, shapeOfOutcome(txn.op, result));
   if (session !== undefined && txn.ackedRequestId !== undefined && state.sessions.has(session.id)) {
     state.trimResults(session, Math.min(txn.ackedRequestId, (txn.requestId ?? Infinity) - 1));
   }
@@ -90,6 +92,23 @@ function run(
   } catch (e) {
     if (e instanceof ArborError) return error(e.code, e.message);
     throw e;
+  }
+}
+
+/** How a client write's result is kept: the shapes its handler makes (see KeptResults). */
+function shapeOfOutcome(op: TxnOp, result: TxnResult): Shape {
+  if (result.err !== 0) return Shape.OBJECT;
+  switch (op.type) {
+    case 'create':
+      return Shape.CREATE;
+    case 'setData':
+    case 'setACL':
+      return Shape.STAT;
+    case 'delete':
+    case 'check':
+      return Shape.OK;
+    default:
+      return Shape.OBJECT;
   }
 }
 
@@ -123,7 +142,7 @@ function done(result: TxnResult, triggers: readonly WatchTrigger[]): ApplyOutcom
 }
 
 /**
- * Results are shared (a duplicate gets the same object back), so nobody may change them.
+ * Results may be shared (a duplicate of an error, multi or reap gets the kept object back), so nobody may change them.
  * Frozen to the depth results have: the result, its stat, a multi's per-op results and theirs.
  */
 export function deepFreeze<T>(value: T): T {

@@ -239,6 +239,9 @@ export function hashValue(h: Hasher, v: unknown): Hasher {
   return h.int(0x656e6421);
 }
 
+/** The unit that opens a result's hash (TreeState writes out the common cases, so it shares the constant). */
+export const RESULT_TAG = 0x72657321;
+
 /**
  * The digest's hash of a kept txn result. It runs on every write that carries a request id,
  * so it covers what identifies an outcome — err, op, message, the created path, reap's
@@ -248,7 +251,7 @@ export function hashValue(h: Hasher, v: unknown): Hasher {
 export function hashResult(h: Hasher, r: unknown): Hasher {
   if (typeof r !== 'object' || r === null) return hashValue(h, r);
   const o = r as Record<string, unknown>;
-  h.int(0x72657321);
+  h.int(RESULT_TAG);
   field(h, 1, o['err']);
   field(h, 2, o['op']);
   field(h, 3, o['message']);

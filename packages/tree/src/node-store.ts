@@ -9,7 +9,9 @@ import type { PathCheck } from './path-index.js';
  * (docs/benchmarks.md gives the measured figure). A row holds every numeric field of a node
  * side by side (ROW_BYTES), so the fields an op reads and writes arrive in two or three cache
  * lines instead of one miss per column; a node's two object references (child list, name)
- * sit side by side in `links` likewise. Ids of deleted nodes are reused; an id is only
+ * sit side by side in `links` likewise. A short name is also copied into the row (I.NAME), and
+ * the row says whether there is a child list, so that confirming a path index hit on a leaf
+ * reads its row and its parents' rows only. Ids of deleted nodes are reused; an id is only
  * meaningful while its node exists.
  */
 
@@ -29,7 +31,7 @@ export const F = {
   DATA_REF: 9,
 } as const;
 /** Row length in Float64 units: the fields of F, then the 32-bit fields of I. */
-export const STRIDE = 13;
+export const STRIDE = 16;
 export const ROW_BYTES = STRIDE * 8;
 
 /** Offsets of the 32-bit fields in a row, in 32-bit units from `id * STRIDE * 2`. */
@@ -44,7 +46,19 @@ export const I = {
   /** Parent's id (the root's is 0): with the name, what confirms a path index hit. */
   PARENT: 24,
   KIND: 25,
+  /**
+   * Bits 0–7: the length of the name inlined at NAME_OFFSET, or NAME_NOT_INLINE; bit 8
+   * (HAS_KIDS): the node has a child list. Both spare a lookup the row alone can answer a
+   * trip to `links` and to the name string: two cache misses of every path resolution.
+   */
+  NAME: 26,
 } as const;
+/** Byte offset in a row of the inlined name: one byte per code unit, names of at most NAME_INLINE_MAX units below 256. */
+export const NAME_OFFSET = 108;
+export const NAME_INLINE_MAX = ROW_BYTES - NAME_OFFSET;
+const NAME_NOT_INLINE = 0xff;
+const NAME_LENGTH_BITS = 0xff;
+const HAS_KIDS = 0x100;
 export const I_STRIDE = STRIDE * 2;
 
 /** How a node is removed: with its session, as an empty container, after its TTL, or never. */
@@ -61,6 +75,8 @@ export class NodeStore implements PathCheck {
   i32: Int32Array;
   /** The same rows as unsigned 32-bit fields (the hash lanes). */
   u32: Uint32Array;
+  /** The same rows as bytes (inlined names). */
+  u8: Uint8Array;
   /**
    * Per node two slots: [2 id] its children (created on first child: leaves carry no list),
    * [2 id + 1] its name under its parent (the string its parent's child list holds; '' for
@@ -79,16 +95,20 @@ export class NodeStore implements PathCheck {
     this.f64 = new Float64Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.u32 = new Uint32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
   }
 
   alloc(): number {
     let id = this.free.pop();
     if (id === undefined) {
+      // Rows past `used` were never written (a new buffer is zeroed, grow copies only the old rows' bytes):
+      // zeroing them again would be the first touch of fresh memory, twice.
       if (this.used === this.capacity) this.grow();
       id = this.used++;
       this.links.push(null, '');
+    } else {
+      this.f64.fill(0, id * STRIDE, (id + 1) * STRIDE);
     }
-    this.f64.fill(0, id * STRIDE, (id + 1) * STRIDE);
     this.count++;
     return id;
   }
@@ -139,11 +159,14 @@ export class NodeStore implements PathCheck {
   }
 
   kids(id: number): ChildList | null {
-    return this.links[id * 2] as ChildList | null;
+    if ((this.i32[id * I_STRIDE + I.NAME]! & HAS_KIDS) === 0) return null;
+    return this.links[id * 2] as ChildList;
   }
 
   setKids(id: number, kids: ChildList): void {
     this.links[id * 2] = kids;
+    const w = id * I_STRIDE + I.NAME;
+    this.i32[w] = this.i32[w]! | HAS_KIDS;
   }
 
   name(id: number): string {
@@ -152,26 +175,46 @@ export class NodeStore implements PathCheck {
 
   /** Places a node under its parent (the name its parent's child list holds). */
   link(id: number, parentId: number, name: string): void {
-    this.i32[id * I_STRIDE + I.PARENT] = parentId;
+    const w = id * I_STRIDE;
+    this.i32[w + I.PARENT] = parentId;
     this.links[id * 2 + 1] = name;
+    const length = name.length;
+    let inline = length <= NAME_INLINE_MAX;
+    for (let k = 0; inline && k < length; k++) inline = name.charCodeAt(k) < 0x100;
+    if (inline) {
+      const b = id * ROW_BYTES + NAME_OFFSET;
+      for (let k = 0; k < length; k++) this.u8[b + k] = name.charCodeAt(k);
+    }
+    this.i32[w + I.NAME] = (this.i32[w + I.NAME]! & ~NAME_LENGTH_BITS) | (inline ? length : NAME_NOT_INLINE);
   }
 
   /** Is node `id` the node at `path` (a valid path, not the root)? Compares names from the leaf up. */
   isAt(id: number, path: string): boolean {
-    const { links, i32 } = this;
+    const { links, i32, u8 } = this;
     let end = path.length;
     while (id !== ROOT_ID) {
-      const name = links[id * 2 + 1] as string;
-      const start = end - name.length;
-      if (start < 1 || path.charCodeAt(start - 1) !== 0x2f || !path.startsWith(name, start)) return false;
-      end = start - 1;
-      id = i32[id * I_STRIDE + I.PARENT]!;
+      const w = id * I_STRIDE;
+      const length = i32[w + I.NAME]! & NAME_LENGTH_BITS;
+      if (length !== NAME_NOT_INLINE) {
+        const start = end - length;
+        if (start < 1 || path.charCodeAt(start - 1) !== 0x2f) return false;
+        // from the end: sibling names tend to differ there (counters, numbered names)
+        const b = id * ROW_BYTES + NAME_OFFSET - start;
+        for (let k = end - 1; k >= start; k--) if (u8[b + k] !== path.charCodeAt(k)) return false;
+        end = start - 1;
+      } else {
+        const name = links[id * 2 + 1] as string;
+        const start = end - name.length;
+        if (start < 1 || path.charCodeAt(start - 1) !== 0x2f || !path.startsWith(name, start)) return false;
+        end = start - 1;
+      }
+      id = i32[w + I.PARENT]!;
     }
     return end === 0;
   }
 
   numChildren(id: number): number {
-    return (this.links[id * 2] as ChildList | null)?.size ?? 0;
+    return this.kids(id)?.size ?? 0;
   }
 
   /** A fresh Stat: callers may keep or change it. */
@@ -209,6 +252,7 @@ export class NodeStore implements PathCheck {
     this.i32 = i32;
     this.f64 = new Float64Array(buffer);
     this.u32 = new Uint32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
     this.capacity = capacity;
   }
 }

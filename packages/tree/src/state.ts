@@ -3,11 +3,11 @@ import { AssertionError, assert } from './assert.js';
 import { AclTable } from './acl-table.js';
 import { ChildList } from './child-list.js';
 import { DataStore } from './data-store.js';
-import { Hasher, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
+import { Hasher, RESULT_TAG, finishA, finishB, hashResult, hex32, laneA, laneB, mixA, mixB, numA, numB } from './hash.js';
 import type { Journal } from './journal.js';
 import { F, I, I_STRIDE, NodeKind, NodeStore, ROOT_ID, STRIDE } from './node-store.js';
-import { PathIndex } from './path-index.js';
-import { KeptResult } from './session.js';
+import { OVERFLOWED, PathIndex } from './path-index.js';
+import { Shape, shapeOf } from './kept-results.js';
 import type { Session } from './session.js';
 import type { TxnResult } from './txn.js';
 
@@ -74,13 +74,38 @@ export interface NodeRef {
 const scratch = new Hasher();
 const PATH_BASE = new Hasher(SEED_PATH);
 const isSafe = Number.isSafeInteger;
+/** The most rows a snapshot header may make a restore reserve up front (512 MiB of rows; untouched pages cost no memory). */
+const EXPECTED_NODES_MAX = 1 << 22;
+
+/**
+ * The digest term of a kept result (session, request id, outcome), in `scratch`: hashResult's
+ * value, which for the compact shapes (the result of almost every write) is written out here
+ * rather than found by walking the object's fields.
+ */
+function resultHash(sessionId: number, requestId: number, result: TxnResult, shape: Shape): Hasher {
+  if (isSafe(sessionId) && isSafe(requestId)) {
+    // scratch.from(RESULT_BASE).num(sessionId).num(requestId), unrolled: 4 units
+    scratch.a = numA(numA(laneA(RESULT_BASE), sessionId), requestId);
+    scratch.b = numB(numB(laneB(RESULT_BASE), sessionId), requestId);
+    scratch.n = RESULT_BASE.n + 4;
+    scratch.carry = -1;
+  } else {
+    scratch.from(RESULT_BASE).num(sessionId).num(requestId);
+  }
+  if (shape === Shape.OBJECT) return hashResult(scratch, result);
+  // hashResult of {err: 0[, path][, stat]}: its tag, field 1 (err) = 0, field 4 (path); stats are not hashed
+  scratch.int(RESULT_TAG).int(1).num(0);
+  if (shape !== Shape.CREATE) return scratch;
+  const path = (result as { path: string }).path;
+  return scratch.int(4).int(path.length).str(path);
+}
 
 export class TreeState {
-  readonly nodes = new NodeStore();
+  readonly nodes: NodeStore;
   readonly data = new DataStore();
   readonly acls = new AclTable();
   /** Every node but the root by its path's key: resolving a path is one probe, not a walk. */
-  readonly index = new PathIndex();
+  readonly index: PathIndex;
   readonly sessions = new Map<number, Session>();
   /** Container and TTL nodes by path: what dueForRemoval scans instead of the whole tree. */
   readonly containers = new Map<string, number>();
@@ -91,7 +116,20 @@ export class TreeState {
   private digestA = 0;
   private digestB = 0;
 
-  constructor(readonly resultsPerSession: number) {}
+  /**
+   * `expectedNodes` (a snapshot header's count) sizes the node rows and the path index at
+   * once, sparing a restore their doublings; it is capped, as a header may lie.
+   */
+  constructor(
+    readonly resultsPerSession: number,
+    expectedNodes = 0,
+  ) {
+    const rows = Math.min(Math.max(expectedNodes, 1024), EXPECTED_NODES_MAX);
+    this.nodes = new NodeStore(rows);
+    let slots = 1024;
+    while (slots < rows * 2) slots *= 2;
+    this.index = new PathIndex(slots);
+  }
 
   /** Makes the root as every tree starts: no data bytes (empty, not null), open ACL, zero stat. */
   initRoot(): void {
@@ -113,13 +151,30 @@ export class TreeState {
   /** Node id of a valid path, or -1. */
   resolve(path: string): number {
     if (path === '/') return ROOT_ID;
-    return this.index.find(scratch.from(PATH_BASE).str(path).finalA(), path, this.nodes);
+    const id = this.index.find(scratch.from(PATH_BASE).str(path).finalA(), path, this.nodes);
+    return id === OVERFLOWED ? this.walk(path) : id;
   }
 
   /** Node id of a valid path whose pathHash is `h` (computed anyway for the digest), or -1. */
   resolveHashed(path: string, h: Hasher): number {
     if (path === '/') return ROOT_ID;
-    return this.index.find(h.finalA(), path, this.nodes);
+    const id = this.index.find(h.finalA(), path, this.nodes);
+    return id === OVERFLOWED ? this.walk(path) : id;
+  }
+
+  /** Node id of a valid path other than the root by its names, from the root down: what the index falls back to. */
+  walk(path: string): number {
+    const { nodes } = this;
+    let id = ROOT_ID;
+    for (let start = 1; start <= path.length;) {
+      const slash = path.indexOf('/', start);
+      const end = slash < 0 ? path.length : slash;
+      const kids = nodes.kids(id);
+      id = kids === null ? -1 : kids.get(path.slice(start, end));
+      if (id < 0) return -1;
+      start = end + 1;
+    }
+    return id;
   }
 
   dataOf(id: number): Uint8Array | null {
@@ -275,35 +330,40 @@ export class TreeState {
     this.sessions.set(s.id, s);
     this.sessionTerm(s, 1);
     this.evictedTerm(s, 1);
-    for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, 1);
+    const kept = s.results;
+    for (let i = 0; i < kept.size; i++) this.addTerm(kept.termAAt(i), kept.termBAt(i), 1);
   }
 
   /** Forgets a session and its kept results; its ephemerals must be gone already. */
   removeSession(s: Session): void {
     if (s.ephemerals.size !== 0) throw new AssertionError(`session ${s.id} removed with ephemerals left`);
-    for (const kept of s.results.values()) this.addTerm(kept.hashA, kept.hashB, -1);
+    const kept = s.results;
+    for (let i = 0; i < kept.size; i++) this.addTerm(kept.termAAt(i), kept.termBAt(i), -1);
     this.sessionTerm(s, -1);
     this.evictedTerm(s, -1);
     this.sessions.delete(s.id);
   }
 
-  /** Keeps a write's result for exactly-once replies, evicting the session's oldest past the bound. */
-  recordResult(s: Session, requestId: number, result: TxnResult): void {
-    const kept = this.keep(s.id, requestId, result);
-    s.remember(requestId, kept);
-    this.addTerm(kept.hashA, kept.hashB, 1);
-    if (s.results.size <= this.resultsPerSession) return;
-    const oldestId = s.oldestRequestId()!;
-    const oldest = s.forgetOldest();
-    this.addTerm(oldest.hashA, oldest.hashB, -1);
+  /**
+   * Keeps a write's result (of the given shape) for exactly-once replies, evicting the
+   * session's oldest past the bound.
+   */
+  recordResult(s: Session, requestId: number, result: TxnResult, shape: Shape): void {
+    const kept = s.results;
+    this.keep(s, requestId, result, shape);
+    if (kept.size <= this.resultsPerSession) return;
+    const oldestId = kept.idAt(0);
+    this.addTerm(kept.termAAt(0), kept.termBAt(0), -1);
+    kept.dropOldest();
     this.raiseEvicted(s, oldestId);
   }
 
   /** Drops the kept results the client has acknowledged (ids up to `ackedRequestId`, oldest first). */
   trimResults(s: Session, ackedRequestId: number): void {
-    for (let id = s.oldestRequestId(); id !== undefined && id <= ackedRequestId; id = s.oldestRequestId()) {
-      const kept = s.forgetOldest();
-      this.addTerm(kept.hashA, kept.hashB, -1);
+    const kept = s.results;
+    while (kept.size > 0 && kept.idAt(0) <= ackedRequestId) {
+      this.addTerm(kept.termAAt(0), kept.termBAt(0), -1);
+      kept.dropOldest();
     }
     this.raiseEvicted(s, ackedRequestId);
   }
@@ -315,19 +375,20 @@ export class TreeState {
     this.evictedTerm(s, 1);
   }
 
-  /** A result with its digest term (session, request id, outcome), not yet counted in the digest. */
-  keep(sessionId: number, requestId: number, result: TxnResult): KeptResult {
-    if (isSafe(sessionId) && isSafe(requestId)) {
-      // scratch.from(RESULT_BASE).num(sessionId).num(requestId), unrolled: 4 units
-      scratch.a = numA(numA(laneA(RESULT_BASE), sessionId), requestId);
-      scratch.b = numB(numB(laneB(RESULT_BASE), sessionId), requestId);
-      scratch.n = RESULT_BASE.n + 4;
-      scratch.carry = -1;
-    } else {
-      scratch.from(RESULT_BASE).num(sessionId).num(requestId);
-    }
-    const h = hashResult(scratch, result);
-    return new KeptResult(result, h.finalA(), h.finalB());
+  /** Keeps a result under a request id the session does not keep yet, counting its digest term. */
+  private keep(s: Session, requestId: number, result: TxnResult, shape: Shape): void {
+    const h = resultHash(s.id, requestId, result, shape);
+    const a = h.finalA();
+    const b = h.finalB();
+    s.results.push(requestId, shape, result, a, b);
+    this.addTerm(a, b, 1);
+  }
+
+  /** For the snapshot reader: keeps a result of a session not added yet (addSession counts its term). */
+  restoreResult(s: Session, requestId: number, result: TxnResult): void {
+    const shape = shapeOf(result);
+    const h = resultHash(s.id, requestId, result, shape);
+    s.results.push(requestId, shape, result, h.finalA(), h.finalB());
   }
 
   /**

@@ -130,7 +130,7 @@ export interface SuccessResults {
 export type TxnResult = SuccessResults[TxnType] | ErrorResult | MultiResult;
 
 export interface ApplyOutcome {
-  /** Frozen: for a duplicate it is the very object returned the first time. */
+  /** Frozen. For a duplicate, equal to (not necessarily the same object as) the one returned the first time. */
   result: TxnResult;
   /** The changes to report to watches, in delivery order; all carry the txn's zxid. Empty on failure or duplicate. */
   triggers: readonly WatchTrigger[];

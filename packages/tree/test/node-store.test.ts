@@ -63,6 +63,17 @@ describe('NodeStore rows', () => {
     expect(store.name(id)).toBe('');
   });
 
+  it('gives a fresh id a zeroed row without zeroing it, before and after growth', () => {
+    const store = new NodeStore(2);
+    for (let k = 0; k < 9; k++) {
+      const id = store.alloc();
+      for (let w = id * I_STRIDE; w < (id + 1) * I_STRIDE; w++) expect(store.i32[w], `id ${id} word ${w - id * I_STRIDE}`).toBe(0);
+      // fill the whole row, so that a later row reading anything but zero would show
+      for (let w = id * I_STRIDE; w < (id + 1) * I_STRIDE; w++) store.i32[w] = -1;
+      store.setInt(id, I.KIND, 0);
+    }
+  });
+
   it('confirms a path only when every name up to the root matches', () => {
     const store = new NodeStore(4);
     expect(store.alloc()).toBe(ROOT_ID);

@@ -80,7 +80,9 @@ describe('exactly-once writes', () => {
     const digest = d.tree.digest();
     const again = d.apply(ephemeral('/q/s-', CreateMode.EPHEMERAL_SEQUENTIAL), { requestId: 500 });
     expect(again.duplicate).toBe(true);
-    expect(again.result).toBe(first.result);
+    // kept compactly and rebuilt: an equal frozen value (a restored member answers the same), not the same object
+    expect(again.result).toStrictEqual(first.result);
+    expect(Object.isFrozen(again.result) && Object.isFrozen((again.result as CreateResult).stat)).toBe(true);
     expect(again.triggers).toEqual([]);
     expect(d.tree.digest()).toBe(digest);
     expect(d.tree.getChildren('/q', []).children).toEqual(['s-0000000000']);
@@ -123,6 +125,32 @@ describe('exactly-once writes', () => {
     const fresh = d.apply({ type: 'create', path: '/a', data: null, acl: OPEN, mode: 0 }, { requestId: 1, session: 2 });
     expect(fresh.duplicate).toBe(false);
     expect(fresh.result.err).toBe(ErrorCode.NODEEXISTS);
+  });
+
+  it('answers retries of every kept shape with the original stat, after later writes changed the node, in any id order', () => {
+    const d = driver({ requestResultsPerSession: 40 });
+    d.create('/k');
+    const firsts = new Map<number, unknown>();
+    // ids above 2^32 and out of order (pairs swapped), enough to grow the ring and wrap it past its window
+    const ids = Array.from({ length: 100 }, (_, i) => 2 ** 40 + (i ^ 1));
+    ids.forEach((requestId, i) => {
+      const op: TxnOp =
+        i % 4 === 0
+          ? { type: 'create', path: `/k/c${i}`, data: enc('v'), acl: OPEN, mode: CreateMode.PERSISTENT_SEQUENTIAL }
+          : i % 4 === 1
+            ? { type: 'setData', path: '/k', data: enc(`d${i}`), version: -1 }
+            : i % 4 === 2
+              ? { type: 'check', path: '/k', version: -1 }
+              : { type: 'setData', path: '/k', data: null, version: 12345 };
+      firsts.set(requestId, d.apply(op, { requestId }).result);
+      // every kept one answers with what it answered first, whatever happened since
+      for (const back of ids.slice(Math.max(0, i - 39), i + 1)) {
+        const again = d.apply({ type: 'check', path: '/nope', version: -1 }, { requestId: back });
+        expect(again.duplicate).toBe(true);
+        expect(again.result).toStrictEqual(firsts.get(back));
+      }
+    });
+    expect(d.tree.state.sessions.get(1)!.results.size).toBe(40);
   });
 
   it('counts kept results in the digest', () => {

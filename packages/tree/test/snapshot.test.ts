@@ -5,6 +5,8 @@ import { SnapshotError, SnapshotReader, ZnodeTree, restoreFromChunks, restoreFro
 import { CreateMode, OPEN, acl, alice, driver, enc, Perms } from './harness.js';
 import type { Driver } from './harness.js';
 import { sameReads } from './observe.js';
+import { ROW_BYTES } from '../src/node-store.js';
+import { TreeState } from '../src/state.js';
 
 /** A tree with every kind of node, sessions with kept results, several ACLs and sequential counters. */
 function sample(): Driver {
@@ -170,6 +172,16 @@ describe('damaged snapshots', () => {
     expect(() => restoreBytes(frame({ format: 'other' }))).toThrow(/not an Arbor tree snapshot/);
     expect(() => restoreBytes(frame({ format: 'arbor-tree-snapshot', version: 99 }))).toThrow(/version 99 is not supported/);
     expect(() => restoreFromChunksSync([new Uint8Array([0xff, 0xff, 0xff, 0xff])])).toThrow(/frame length/);
+  });
+
+  it('reserves rows for the node count a header claims only up to a cap, and refuses the lie', () => {
+    const header = { format: 'arbor-tree-snapshot', version: 1, zxid: 1, nodes: 2 ** 50, sessions: 0, acls: 1, resultsPerSession: 8 };
+    const payload = packValue(header);
+    const bytes = concat([new Uint8Array([0, 0, (payload.length >> 8) & 0xff, payload.length & 0xff]), payload]);
+    expect(() => restoreBytes(bytes)).toThrow(SnapshotError);
+    // what the reader builds from such a header: rows for at most 2^22 nodes, not 2^50
+    expect(new TreeState(8, 2 ** 50).nodes.columnBytes()).toBe(2 ** 22 * ROW_BYTES);
+    expect(new TreeState(8, 5000).nodes.columnBytes()).toBe(5000 * ROW_BYTES);
   });
 });
 

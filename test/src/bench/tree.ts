@@ -1,4 +1,7 @@
 // Benchmark of @arbor/tree: heap per znode, applies per second, snapshot and restore, paging.
+// The apply rows of sections 1, 2 and 4 time the loop as a caller would run it: building each
+// txn (path string, op and txn objects, for setData a fresh value) and applying it. Section 6
+// builds the txns beforehand (outside the timer, in batches) and times tree.apply alone.
 // Run: npx tsc -b test && node --expose-gc test/dist/bench/tree.js [--nodes 1000000]
 // (or `npm run bench -- tree`). Prints a table and one JSON line for docs/benchmarks.md.
 import { cpus, platform, release } from 'node:os';
@@ -59,6 +62,24 @@ function newTree(): ZnodeTree {
   applyOk(tree, txn({ type: 'createSession', sessionId: SESSION, password: new Uint8Array(16), timeoutMs: 30_000 }, false));
   return tree;
 }
+/** Builds `count` txns with `make` in batches (untimed) and applies them (timed); returns the ms spent applying. */
+function timedApplies(target: ZnodeTree, count: number, make: (i: number) => Txn): number {
+  // Small batches: txns built far ahead would outlive young-generation collections and cost more than building them.
+  const BATCH = 1024;
+  const batch: Txn[] = [];
+  let applyMs = 0;
+  for (let start = 0; start < count; start += BATCH) {
+    batch.length = 0;
+    for (let i = start; i < Math.min(count, start + BATCH); i++) batch.push(make(i));
+    const t = performance.now();
+    for (const x of batch) applyOk(target, x);
+    applyMs += performance.now() - t;
+  }
+  return applyMs;
+}
+/** Values made once, cycled: the tree copies what it keeps, so reusing them changes nothing it stores. */
+const VALUE_POOL = Array.from({ length: 1024 }, (_, i) => value(i));
+
 function rate(count: number, ms: number): number {
   return Math.round((count / ms) * 1000);
 }
@@ -99,6 +120,11 @@ t0 = performance.now();
 for (let i = 0; i < NODES; i++) applyOk(tree, txn({ type: 'setData', path: childPath((i * 7919) % NODES), data: value(i), version: -1 }));
 ms = performance.now() - t0;
 report('setData applies/s', rate(NODES, ms), '/s');
+t0 = performance.now();
+for (let i = 0; i < NODES; i++)
+  applyOk(tree, txn({ type: 'setData', path: childPath((i * 7919) % NODES), data: VALUE_POOL[i & 1023]!, version: -1 }));
+ms = performance.now() - t0;
+report('setData applies/s, values made beforehand', rate(NODES, ms), '/s');
 
 const MULTIS = Math.min(200_000, NODES / 5);
 t0 = performance.now();
@@ -158,6 +184,28 @@ for (let p = 0; p < PAGES; p++) {
 }
 ms = performance.now() - t0;
 report('getChildren page of 1000 from 1M children, µs', Math.round((ms * 1000) / PAGES), 'µs');
+
+// 6. apply alone: the same creates, setData, multis and deletes on a fresh tree, txns built beforehand.
+const pre = newTree();
+for (let p = 0; p < NODES / FANOUT; p++)
+  applyOk(pre, txn({ type: 'create', path: parentPath(p), data: null, acl, mode: CreateMode.PERSISTENT }));
+ms = timedApplies(pre, NODES, (i) =>
+  txn({ type: 'create', path: childPath(i), data: VALUE_POOL[i & 1023]!, acl, mode: CreateMode.PERSISTENT }),
+);
+report('create applies/s, txns built beforehand', rate(NODES, ms), '/s');
+ms = timedApplies(pre, NODES, (i) =>
+  txn({ type: 'setData', path: childPath((i * 7919) % NODES), data: VALUE_POOL[i & 1023]!, version: -1 }),
+);
+report('setData applies/s, txns built beforehand', rate(NODES, ms), '/s');
+ms = timedApplies(pre, MULTIS, (m) => {
+  const base = (m * 5 * 7919) % NODES;
+  const ops: TxnOp[] = [{ type: 'check', path: childPath(base), version: -1 }];
+  for (let k = 1; k < 5; k++) ops.push({ type: 'setData', path: childPath((base + k) % NODES), data: shared, version: -1 });
+  return txn({ type: 'multi', ops: ops as never });
+});
+report('multi(5 ops) applies/s, txns built beforehand', rate(MULTIS, ms), '/s');
+ms = timedApplies(pre, NODES, (i) => txn({ type: 'delete', path: childPath(i), version: -1 }));
+report('delete applies/s, txns built beforehand', rate(NODES, ms), '/s');
 
 const cpu = cpus()[0]?.model ?? 'unknown cpu';
 const machine = `${cpu}, ${cpus().length} cores, ${platform()} ${release()}, node ${process.version}`;

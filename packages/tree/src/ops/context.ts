@@ -39,21 +39,31 @@ export function locate(state: TreeState, path: string): NodeRef {
   return { id, parentId, parentPath, parentHash, name, path, pathHash: ph };
 }
 
-export function requirePerm(ctx: ApplyContext, id: number, perm: number, subject: string, onPath: string): void {
+/** The op a message names ("setData /a"), made only when there is a message to make: not on every apply. */
+export interface Subject {
+  readonly type: string;
+  readonly path: string;
+}
+
+export function subjectOf(op: Subject): string {
+  return `${op.type} ${op.path}`;
+}
+
+export function requirePerm(ctx: ApplyContext, id: number, perm: number, op: Subject, onPath: string): void {
   if (!ctx.state.acls.allows(ctx.state.nodes.aclOf(id), perm, ctx.txn.identities)) {
-    fail(ErrorCode.NOAUTH, `${subject}: ${permName(perm)} permission on ${onPath} denied`);
+    fail(ErrorCode.NOAUTH, `${subjectOf(op)}: ${permName(perm)} permission on ${onPath} denied`);
   }
 }
 
 /** -1 matches any version; any other value, negative included, must equal the current one. */
-export function requireVersion(expected: number, actual: number, subject: string, what = 'version'): void {
+export function requireVersion(expected: number, actual: number, op: Subject, what = 'version'): void {
   if (expected !== -1 && expected !== actual) {
-    fail(ErrorCode.BADVERSION, `${subject}: expected ${what} ${expected}, the node has ${what} ${actual}`);
+    fail(ErrorCode.BADVERSION, `${subjectOf(op)}: expected ${what} ${expected}, the node has ${what} ${actual}`);
   }
 }
 
-export function requireNode(state: TreeState, path: string, subject: string): number {
-  const id = state.resolve(path);
-  if (id < 0) fail(ErrorCode.NONODE, `${subject}: node does not exist`);
+export function requireNode(state: TreeState, op: Subject): number {
+  const id = state.resolve(op.path);
+  if (id < 0) fail(ErrorCode.NONODE, `${subjectOf(op)}: node does not exist`);
   return id;
 }

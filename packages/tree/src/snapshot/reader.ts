@@ -191,7 +191,7 @@ export class SnapshotReader {
       throw new SnapshotError('malformed header');
     }
     this.header = { zxid, nodes, sessions, acls };
-    this.state = new TreeState(resultsPerSession);
+    this.state = new TreeState(resultsPerSession, nodes);
     this.state.lastZxid = zxid;
   }
 
@@ -312,7 +312,7 @@ export class SnapshotReader {
     if (typeof result !== 'object' || result === null || !isInt((result as { err?: unknown }).err)) {
       throw new SnapshotError(`session ${session.id}: malformed result of request ${requestId}`);
     }
-    session.remember(requestId, this.state!.keep(session.id, requestId, deepFreeze(result as TxnResult)));
+    this.state!.restoreResult(session, requestId, deepFreeze(result as TxnResult));
     this.resultsLeft--;
   }
 

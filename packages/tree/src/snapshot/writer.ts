@@ -116,7 +116,8 @@ export function* snapshotChunks(tree: ZnodeTree, chunkBytes = SNAPSHOT_CHUNK_BYT
 
   for (const s of state.sessions.values()) {
     out.record([TAG_SESSION, s.id, s.password, s.timeoutMs, s.evictedUpTo, s.results.size]);
-    for (const [requestId, kept] of s.results) out.record([TAG_RESULT, requestId, kept.result]);
+    const kept = s.results;
+    for (let i = 0; i < kept.size; i++) out.record([TAG_RESULT, kept.idAt(i), kept.resultAt(i)]);
     yield* out.take();
     unchanged();
   }
