@@ -71,4 +71,8 @@ async function main(argv: readonly string[]): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly once the runs are reported: after some locks runs (e.g. --scenario locks
+// --duration 10 --seed 378410) a socket shutdown request is still pending when main returns,
+// and Node's exit-time handle cleanup then spins forever instead of exiting. A run must stop by
+// itself; the leak behind it is still to be found (see the closing note of 2026-12-08).
+process.exit(await main(process.argv.slice(2)));
