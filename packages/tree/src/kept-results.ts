@@ -1,4 +1,4 @@
-import type { Stat } from '@arbor/protocol';
+import { STAT_FIELDS, type Stat } from '@arbor/protocol';
 import { assert } from './assert.js';
 import type { TxnResult } from './txn.js';
 
@@ -23,21 +23,8 @@ import type { TxnResult } from './txn.js';
 export const Shape = { OK: 0, STAT: 1, CREATE: 2, OBJECT: 3 } as const;
 export type Shape = (typeof Shape)[keyof typeof Shape];
 
-/** Stat's fields in the order NodeStore.stat() makes them (and a snapshot encodes them). */
-const STAT_KEYS = [
-  'czxid',
-  'mzxid',
-  'pzxid',
-  'ctime',
-  'mtime',
-  'version',
-  'cversion',
-  'aversion',
-  'ephemeralOwner',
-  'dataLength',
-  'numChildren',
-] as const;
-const STAT_FIELDS = STAT_KEYS.length;
+/** Numbers per kept stat: Stat's fields (protocol's STAT_FIELDS order, as NodeStore.stat() makes them). */
+const STAT_COUNT = STAT_FIELDS.length;
 
 const INITIAL_CAPACITY = 8;
 
@@ -51,7 +38,7 @@ export class KeptResults {
   /** Digest term lanes, [2 slot] A and [2 slot + 1] B. */
   private terms = new Uint32Array(0);
   private shapes = new Uint8Array(0);
-  /** STAT_FIELDS numbers per slot; allocated on the first entry that has a stat. */
+  /** STAT_COUNT numbers per slot; allocated on the first entry that has a stat. */
   private stats: Float64Array | null = null;
   /** The created path (CREATE) or the result (OBJECT) per slot, else null. */
   private refs: (string | TxnResult | null)[] = [];
@@ -93,8 +80,8 @@ export class KeptResults {
     this.shapes[slot] = shape;
     if (shape === Shape.STAT || shape === Shape.CREATE) {
       const stat = (result as { stat: Stat }).stat;
-      const stats = (this.stats ??= new Float64Array(this.capacity * STAT_FIELDS));
-      const o = slot * STAT_FIELDS;
+      const stats = (this.stats ??= new Float64Array(this.capacity * STAT_COUNT));
+      const o = slot * STAT_COUNT;
       stats[o] = stat.czxid;
       stats[o + 1] = stat.mzxid;
       stats[o + 2] = stat.pzxid;
@@ -150,7 +137,7 @@ export class KeptResults {
     if (shape === Shape.OBJECT) return this.refs[slot] as TxnResult;
     if (shape === Shape.OK) return Object.freeze({ err: 0 as const });
     const s = this.stats!;
-    const o = slot * STAT_FIELDS;
+    const o = slot * STAT_COUNT;
     const stat: Stat = Object.freeze({
       czxid: s[o]!,
       mzxid: s[o + 1]!,
@@ -200,7 +187,7 @@ export class KeptResults {
     const ids = new Float64Array(capacity);
     const terms = new Uint32Array(capacity * 2);
     const shapes = new Uint8Array(capacity);
-    const stats = this.stats === null ? null : new Float64Array(capacity * STAT_FIELDS);
+    const stats = this.stats === null ? null : new Float64Array(capacity * STAT_COUNT);
     const refs: (string | TxnResult | null)[] = new Array<string | TxnResult | null>(capacity).fill(null);
     for (let i = 0; i < this.size; i++) {
       const from = this.slotAt(i);
@@ -208,7 +195,7 @@ export class KeptResults {
       terms[i * 2] = this.terms[from * 2]!;
       terms[i * 2 + 1] = this.terms[from * 2 + 1]!;
       shapes[i] = this.shapes[from]!;
-      stats?.set(this.stats!.subarray(from * STAT_FIELDS, (from + 1) * STAT_FIELDS), i * STAT_FIELDS);
+      stats?.set(this.stats!.subarray(from * STAT_COUNT, (from + 1) * STAT_COUNT), i * STAT_COUNT);
       refs[i] = this.refs[from]!;
     }
     this.ids = ids;
@@ -253,10 +240,10 @@ export function shapeOf(result: TxnResult): Shape {
 function isPlainStat(v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return false;
   const keys = Object.keys(v);
-  if (keys.length !== STAT_FIELDS) return false;
-  for (let i = 0; i < STAT_FIELDS; i++) {
-    const value = (v as Record<string, unknown>)[STAT_KEYS[i]!];
-    if (keys[i] !== STAT_KEYS[i] || typeof value !== 'number') return false;
+  if (keys.length !== STAT_COUNT) return false;
+  for (let i = 0; i < STAT_COUNT; i++) {
+    const value = (v as Record<string, unknown>)[STAT_FIELDS[i]!];
+    if (keys[i] !== STAT_FIELDS[i] || typeof value !== 'number') return false;
   }
   return true;
 }

@@ -1,5 +1,6 @@
 import { EventType, isPathUnder } from '@arbor/protocol';
 import type { SetWatchesArgs, WatchTrigger } from '@arbor/protocol';
+import { assert } from './assert.js';
 
 /**
  * What a reconnecting client missed. ZooKeeper re-arms persistent watches after a reconnect
@@ -300,8 +301,4 @@ export function reregisterOneShot(
     else keep(path, 'child');
   }
   return { events, arm };
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`core invariant broken: ${message}`);
 }

@@ -1,3 +1,5 @@
+import { assert } from './assert.js';
+
 /**
  * The leader's own proposals in flight (container and TTL reaps, session expiries), by key and
  * by the log index Raft gave each. A key has at most one proposal in flight, so the leader never
@@ -45,8 +47,4 @@ export class ProposalsInFlight<K> {
     this.indexOf.clear();
     this.keyAt.clear();
   }
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`core invariant broken: ${message}`);
 }

@@ -36,6 +36,7 @@ import { decodeLogEntry, encodeLogEntry, type StampedTxn } from './log-entry.js'
 import { ReplyOrder } from './reply-order.js';
 import { LivenessBatcher, SessionTracker, negotiateTimeoutMs } from './session-tracker.js';
 import { WatchRegistry, type ConnectionId } from './watch-registry.js';
+import { assert } from './assert.js';
 
 /**
  * One ensemble member's logic without I/O (ARCHITECTURE.md, server/src/core): the turn loop
@@ -1230,8 +1231,4 @@ function writeResponse(req: DecodedRequest, result: TxnResult, zxid: number): Se
     default:
       return { xid, zxid, err: 0, res: {} } as ServerFrame;
   }
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`core invariant broken: ${message}`);
 }

@@ -1,3 +1,5 @@
+import { assert } from './assert.js';
+
 /**
  * Session liveness, decided by the leader (ARCHITECTURE.md, "Sessions live in the replicated
  * state"). Sessions themselves are replicated state; when each was last heard from is not. The
@@ -362,8 +364,4 @@ class MinHeap {
   clear(): void {
     this.items = [];
   }
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`core invariant broken: ${message}`);
 }

@@ -1,5 +1,6 @@
 import { ArborError, DEFAULT_LIMITS, ErrorCode, EventType, WatcherType } from '@arbor/protocol';
 import type { WatchTrigger } from '@arbor/protocol';
+import { assert } from './assert.js';
 
 /**
  * The watch registry of one member: which of its client connections must hear about which
@@ -408,32 +409,28 @@ export class WatchRegistry {
     const byBit = new Map<number, number>();
     for (const [connectionId, conn] of this.byConnection) {
       let count = 0;
-      invariant(conn.masks.size > 0, `connection ${connectionId} is indexed with no watch`);
+      assert(conn.masks.size > 0, `connection ${connectionId} is indexed with no watch`);
       for (const [path, mask] of conn.masks) {
-        invariant(mask !== 0 && (mask & ~ALL) === 0, `bad mask ${mask} for connection ${connectionId} at '${path}'`);
-        invariant(this.byPath.get(path)?.get(connectionId) === mask, `byPath disagrees for connection ${connectionId} at '${path}'`);
-        invariant(
+        assert(mask !== 0 && (mask & ~ALL) === 0, `bad mask ${mask} for connection ${connectionId} at '${path}'`);
+        assert(this.byPath.get(path)?.get(connectionId) === mask, `byPath disagrees for connection ${connectionId} at '${path}'`);
+        assert(
           ((mask & RECURSIVE) !== 0) === (this.recursive.get(path)?.has(connectionId) ?? false),
           `recursive index disagrees at '${path}'`,
         );
         count += bitCount(mask);
         for (const [bit] of BIT_NAMES) if (mask & bit) byBit.set(bit, (byBit.get(bit) ?? 0) + 1);
       }
-      invariant(count === conn.count, `connection ${connectionId} counts ${conn.count} watches but holds ${count}`);
-      invariant(count <= this.watchesPerConnectionMax, `connection ${connectionId} holds ${count} watches, over the limit`);
+      assert(count === conn.count, `connection ${connectionId} counts ${conn.count} watches but holds ${count}`);
+      assert(count <= this.watchesPerConnectionMax, `connection ${connectionId} holds ${count} watches, over the limit`);
       total += count;
     }
     let pairs = 0;
     for (const atPath of this.byPath.values()) pairs += atPath.size;
     let connPairs = 0;
     for (const conn of this.byConnection.values()) connPairs += conn.masks.size;
-    invariant(pairs === connPairs, `byPath holds ${pairs} pairs, byConnection ${connPairs}`);
-    invariant(total === this.total, `total is ${this.total}, watches held ${total}`);
-    for (const [bit] of BIT_NAMES) invariant((byBit.get(bit) ?? 0) === this.totalsByBit.get(bit), `per-kind total for bit ${bit} is off`);
-    for (const [path, set] of this.recursive) invariant(set.size > 0, `empty recursive index entry at '${path}'`);
+    assert(pairs === connPairs, `byPath holds ${pairs} pairs, byConnection ${connPairs}`);
+    assert(total === this.total, `total is ${this.total}, watches held ${total}`);
+    for (const [bit] of BIT_NAMES) assert((byBit.get(bit) ?? 0) === this.totalsByBit.get(bit), `per-kind total for bit ${bit} is off`);
+    for (const [path, set] of this.recursive) assert(set.size > 0, `empty recursive index entry at '${path}'`);
   }
-}
-
-function invariant(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`core invariant broken: ${message}`);
 }
