@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mutex, connect, fromUtf8, utf8, type ArborClient } from '@arbor/client';
-import { Ensemble, connectFaulty } from '@arbor/testing';
+import { Ensemble, connectFaulty, waitFor } from '@arbor/testing';
 
 /** User code: increments a counter node, but only while holding the lock, and fenced by it. */
 async function guardedIncrement(client: ArborClient): Promise<number> {
@@ -84,5 +84,23 @@ describe('@arbor/testing: a user testing lock-guarded code', () => {
     } finally {
       await faulty.close();
     }
+  });
+
+  it('reports a member that ends by itself, and kill(), restart() and stop() do not wait for it', async () => {
+    const victim = (await ensemble.waitForLeader()) === 1 ? 2 : 1;
+    const pid = ensemble.slots.find((s) => s.id === victim)!.process!.pid!;
+    // Not through the harness: as if the member had crashed.
+    process.kill(pid, 'SIGKILL');
+    await waitFor('the harness noticing the exit', () => (ensemble.unexpectedExits().length > 0 ? true : undefined), 10_000);
+    expect(ensemble.unexpectedExits()).toEqual([expect.objectContaining({ id: victim, code: null, signal: 'SIGKILL' })]);
+    expect(ensemble.running().map((s) => s.id)).not.toContain(victim);
+    // Before the fix this waited forever for an 'exit' that had already been emitted.
+    await ensemble.kill(victim);
+    await ensemble.restart(victim);
+    await ensemble.waitForConvergence();
+    // A kill the harness makes is not an unexpected exit.
+    await ensemble.kill(victim);
+    await ensemble.restart(victim);
+    expect(ensemble.unexpectedExits()).toHaveLength(1);
   });
 });

@@ -1,16 +1,16 @@
 // A real ensemble for a test: member processes (the built `arbor server` command) on 127.0.0.1,
-// free ports, a temporary directory; kill -9, SIGSTOP, restarts, wiped disks and, with peerMesh,
+// free ports outside the kernel's ephemeral range (ports.ts), a temporary directory; kill -9, SIGSTOP, restarts, wiped disks and, with peerMesh,
 // partitions between members. Every wait is bounded; every process it starts is stopped by PID
 // in stop(). Arbor's own end-to-end and fault suites use it; so can users (docs/testing.md).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { MemberSettings, SnapshotReport } from '@arbor/server';
 import { createPeerMesh, type PeerMesh } from './proxy/index.js';
+import { freePorts } from './ports.js';
 
 /** The built `arbor` command of @arbor/server, which each member process runs. */
 const CLI = createRequire(import.meta.url).resolve('@arbor/server/cli');
@@ -25,6 +25,19 @@ export interface MemberSlot {
   process: ChildProcess | null;
   /** stderr of the current and earlier lives (JSON logs), for failure messages. */
   log: string[];
+  /** Every time the member's process ended without the harness killing it. */
+  unexpectedExits: UnexpectedExit[];
+}
+
+/** A member process that ended by itself (a crash, a fatal error), not by kill() or stop(). */
+export interface UnexpectedExit {
+  id: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Date.now() when it was noticed. */
+  atMs: number;
+  /** The last lines the member wrote to stderr before it ended. */
+  logTail: string;
 }
 
 /** The subset of /status the harness reads. */
@@ -101,25 +114,6 @@ export function memberSettingsFor(id: number, options: EnsembleOptions): MemberS
   if (Object.keys(limits).length > 0) merged.limits = limits;
   else delete merged.limits;
   return merged;
-}
-
-/** Ports nobody listens on right now (bound then released; good enough on a test machine). */
-export async function freePorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  const servers = [];
-  for (let i = 0; i < n; i++) {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (typeof address !== 'object' || address === null) throw new Error('no port');
-    ports.push(address.port);
-    servers.push(server);
-  }
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 export async function waitFor<T>(
@@ -215,7 +209,7 @@ export class Ensemble {
         config['peerRoutes'] = Object.fromEntries([...mesh.peersOf(m.id)].map(([to, address]) => [String(to), address]));
       }
       writeFileSync(configFile, JSON.stringify(config, null, 2));
-      return { ...m, dataDir, configFile, process: null, log: [] };
+      return { ...m, dataDir, configFile, process: null, log: [], unexpectedExits: [] };
     });
     const ensemble = new Ensemble(dir, slots, mesh, options.nodeArgs ?? []);
     for (const slot of slots) ensemble.launch(slot);
@@ -249,7 +243,21 @@ export class Ensemble {
       slot.log.push(chunk);
       if (slot.log.length > 2000) slot.log.splice(0, 1000);
     });
+    // kill() forgets the process before it signals it, so an exit of the current process is one
+    // the harness did not ask for. Forgetting it here keeps kill() and stop() from waiting for an
+    // 'exit' that has already been emitted, and lets a run report the crash instead of hanging.
+    child.once('exit', (code, signal) => {
+      if (slot.process !== child) return;
+      slot.process = null;
+      this.paused.delete(slot.id);
+      slot.unexpectedExits.push({ id: slot.id, code, signal, atMs: Date.now(), logTail: slot.log.join('').slice(-4_000) });
+    });
     slot.process = child;
+  }
+
+  /** Every member exit the harness did not cause, in the order they happened. */
+  unexpectedExits(): UnexpectedExit[] {
+    return this.slots.flatMap((s) => s.unexpectedExits).sort((a, b) => a.atMs - b.atMs);
   }
 
   status(id: number): Promise<StatusView> {

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRootLogger, startMemberServer, type Logger, type MemberAddress, type MemberServer } from '@arbor/server';
-import { fetchStatus, freePorts, waitForAgreedLeader, waitForSameState, type StatusView } from './ensemble.js';
+import { freePorts } from './ports.js';
+import { fetchStatus, waitForAgreedLeader, waitForSameState, type StatusView } from './ensemble.js';
 
 /**
  * The compiled storage worker of @arbor/server. A worker thread cannot load TypeScript, so a

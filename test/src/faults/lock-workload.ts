@@ -30,6 +30,8 @@ export class LockWorkload {
   readonly leaderships: HoldInterval[] = [];
   acquireFailures = 0;
   sessionsLost = 0;
+  /** What each contender is waiting for right now, so that a run that does not stop can say where. */
+  private readonly steps = new Map<number, { owner: string; step: string; sinceMs: number }>();
 
   constructor(private readonly options: LockWorkloadOptions) {}
 
@@ -37,6 +39,16 @@ export class LockWorkload {
     await Promise.all(
       Array.from({ length: this.options.contenders }, (_, i) => this.contender(i, this.options.rng.fork(i + 1), shouldStop)),
     );
+  }
+
+  /** The contenders still running, with what each has been waiting for and since when. */
+  activity(): string[] {
+    const now = performance.now();
+    return [...this.steps.values()].map((s) => `${s.owner}: ${s.step} for ${Math.round(now - s.sinceMs)} ms`);
+  }
+
+  private step(index: number, owner: string, step: string): void {
+    this.steps.set(index, { owner, step, sinceMs: performance.now() });
   }
 
   private newClient(): Promise<ArborClient> {
@@ -50,8 +62,9 @@ export class LockWorkload {
   private async contender(index: number, rng: Rng, shouldStop: () => boolean): Promise<void> {
     let generation = 0;
     while (!shouldStop()) {
-      const client = await this.newClient();
       const owner = `c${index}.${generation++}`;
+      this.step(index, owner, 'connecting');
+      const client = await this.newClient();
       let latch: LeaderLatch | undefined;
       let ledSince: number | undefined;
       const stopLeading = (): void => {
@@ -62,6 +75,7 @@ export class LockWorkload {
         const next = new LeaderLatch(client, this.options.electionPath, { id: owner });
         next.on('leadership', () => (ledSince = performance.now()));
         next.on('lost', stopLeading);
+        this.step(index, owner, 'joining the election');
         await next.start();
         return next;
       };
@@ -70,10 +84,11 @@ export class LockWorkload {
         const mutex = new Mutex(client, this.options.lockPath);
         const leadFor = rng.int(300, 1_500);
         while (!shouldStop() && client.state !== 'lost' && client.state !== 'closed') {
-          await this.holdOnce(mutex, owner, rng);
+          await this.holdOnce(mutex, owner, rng, (step) => this.step(index, owner, step));
           // A leader steps down now and then, so that leadership moves even without faults.
           if (ledSince !== undefined && performance.now() - ledSince > leadFor) {
             stopLeading();
+            this.step(index, owner, 'leaving the election');
             await latch.close();
             latch = await join();
           }
@@ -84,15 +99,19 @@ export class LockWorkload {
         if (client.state === 'lost') this.sessionsLost++;
         // Stop believing before the node can go: the end of the interval is taken first.
         stopLeading();
+        this.step(index, owner, 'closing its latch');
         await latch?.close().catch(() => undefined);
+        this.step(index, owner, 'closing its client');
         await client.close().catch(() => undefined);
       }
     }
+    this.steps.delete(index);
   }
 
-  private async holdOnce(mutex: Mutex, owner: string, rng: Rng): Promise<void> {
+  private async holdOnce(mutex: Mutex, owner: string, rng: Rng, step: (what: string) => void): Promise<void> {
     let lease;
     try {
+      step('acquiring the lock');
       lease = await mutex.acquire({ timeoutMs: 3_000 });
     } catch {
       this.acquireFailures++;
@@ -106,11 +125,13 @@ export class LockWorkload {
     };
     if (lease.lost.aborted) onLost();
     else lease.lost.addEventListener('abort', onLost, { once: true });
+    step('holding the lock');
     await sleep(rng.int(5, 60));
     // The holder stops relying on the lock when it decides to release, before the delete is sent.
     endMs ??= performance.now();
     lease.lost.removeEventListener('abort', onLost);
     this.lockHolds.push({ owner, startMs, endMs, token: lease.fencingToken });
+    step('releasing the lock');
     await lease.release().catch(() => undefined);
   }
 }

@@ -6,7 +6,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ensemble } from '@arbor/testing';
+import { Ensemble, type UnexpectedExit } from '@arbor/testing';
 import { HistoryRecorder, checkHistory, formatCheckResult, type CheckResult } from '../linearizability/index.js';
 import { connect } from '@arbor/client';
 import { Nemesis, needsMesh, type FaultKind, type FaultRecord } from './nemesis.js';
@@ -48,6 +48,31 @@ export interface FaultRunReport {
   replay: string;
   /** Set when the run failed: where its history and logs are. */
   keptIn?: string;
+  /** How long each phase of the run took, in ms, in order: a slow or stuck phase shows here. */
+  phases: Record<string, number>;
+}
+
+/** How long the workload may take to stop once its time is up (its calls finish or time out). */
+const STOP_GRACE_MS = 60_000;
+/** How long the ensemble may take to shut down (members killed, proxies closed). */
+const SHUTDOWN_MS = 30_000;
+
+/** Resolves true if `promise` settles within `ms` (its rejection is rethrown), false if not. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What a member that ended by itself left behind, for the report. */
+function describeExit(exit: UnexpectedExit): string {
+  const how = exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
+  const tail = exit.logTail.trimEnd().split('\n').slice(-12).join('\n');
+  return `member ${exit.id} exited by itself (${how}); its last log lines:\n${tail}`;
 }
 
 export function replayCommand(options: Pick<FaultRunOptions, 'scenario' | 'seed' | 'durationMs'>): string {
@@ -60,12 +85,21 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
   const keys = options.keys ?? 6;
   const rng = new Rng(options.seed);
   const problems: string[] = [];
+  const phases: Record<string, number> = {};
+  let phaseStart = performance.now();
+  const phaseDone = (name: string): void => {
+    const now = performance.now();
+    phases[name] = Math.round(now - phaseStart);
+    log(`${name}: ${phases[name]} ms`);
+    phaseStart = now;
+  };
   const ensemble = await Ensemble.start({
     members: options.members ?? 3,
     peerMesh: needsMesh(options.faults),
     sessionTimeoutMinMs: 1_000,
     logLevel: 'info',
   });
+  phaseDone('start');
   const recorderBox: { recorder?: HistoryRecorder } = {};
   let workload: RegisterWorkload | undefined;
   const locksBox: { locks?: LockWorkload | undefined } = {};
@@ -107,7 +141,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
     const endAt = performance.now() + options.durationMs;
     const timeUp = (): boolean => performance.now() >= endAt;
     let nemesisError: unknown;
-    await Promise.all([
+    const running = Promise.all([
       workload.run(timeUp),
       locks?.run(timeUp),
       nemesis.run(timeUp).then(
@@ -118,6 +152,12 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
         },
       ),
     ]);
+    if (!(await settlesWithin(running, options.durationMs + STOP_GRACE_MS))) {
+      // The checks below still run on what was recorded; whatever is stuck is named here.
+      faults = nemesis.faults;
+      problems.push([`the workload did not stop within ${STOP_GRACE_MS / 1000} s of its end`, ...(locks?.activity() ?? [])].join('\n  '));
+    }
+    phaseDone('workload');
     if (nemesisError !== undefined) problems.push(`the ensemble did not recover: ${(nemesisError as Error).message}`);
     log(`workload done: ${JSON.stringify(workload.stats)}; ${faults.length} faults`);
     if (locks !== undefined) {
@@ -135,6 +175,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
     } catch (error) {
       problems.push(`members did not converge: ${(error as Error).message}`);
     }
+    phaseDone('convergence');
     // (2) Every member killed at once, then all restarted: nothing acknowledged may be lost.
     await ensemble.killAll();
     for (const slot of ensemble.slots) await ensemble.restart(slot.id);
@@ -142,17 +183,25 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
     const afterRestart = await ensemble.waitForConvergence(30_000).catch((e: unknown) => `(${(e as Error).message})`);
     if (digest !== '' && afterRestart !== digest)
       problems.push(`state changed across the restart of every member: ${digest} → ${afterRestart}`);
+    phaseDone('restart of every member');
     await finalReads(ensemble.connectString, keys, recorder);
     // (5) Exactly once.
     problems.push(...(await checkSequentialCreates(ensemble.connectString, workload.sequentialCreated)));
     problems.push(...workload.stats.unexpected.map((m) => `unexpected error: ${m}`));
+    phaseDone('final reads');
     // (1) Linearizability over everything, the final reads included.
     const result = checkHistory(recorder.toHistory(), { timeoutMs: 60_000 });
     verdict = result.verdict;
     if (result.verdict !== 'ok') problems.push(`linearizability: ${result.verdict}\n${formatCheckResult(result)}`);
+    phaseDone('linearizability check');
   } catch (error) {
     problems.push(`run aborted: ${(error as Error).stack ?? String(error)}`);
   }
+  // A member that crashed is a failure whatever else held, and the first thing to read.
+  problems.unshift(...ensemble.unexpectedExits().map(describeExit));
+  const stopped = ensemble.stop().catch((error: unknown) => problems.push(`the ensemble failed to shut down: ${String(error)}`));
+  if (!(await settlesWithin(stopped, SHUTDOWN_MS))) problems.push(`the ensemble did not shut down within ${SHUTDOWN_MS / 1000} s`);
+  phaseDone('shutdown');
 
   const report: FaultRunReport = {
     scenario: options.scenario,
@@ -168,6 +217,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
     linearizability: verdict,
     digest,
     replay: replayCommand(options),
+    phases,
   };
   if (!report.passed) {
     const dir = options.outDir ?? join(process.cwd(), 'test', 'faults-out', `${options.scenario}-${options.seed}`);
@@ -177,7 +227,6 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
     writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     report.keptIn = dir;
   }
-  await ensemble.stop();
   return report;
 }
 
@@ -187,6 +236,9 @@ export function describeFailure(report: FaultRunReport): string {
     `fault run ${report.scenario} (seed ${report.seed}) failed:`,
     ...report.problems.map((p) => `- ${p}`),
     `faults: ${report.faults.map((f) => `${f.kind}@${f.target}`).join(', ') || 'none'}`,
+    `phases (ms): ${Object.entries(report.phases)
+      .map(([name, ms]) => `${name} ${ms}`)
+      .join(', ')}`,
     report.keptIn !== undefined ? `history and logs kept in ${report.keptIn}` : '',
     `replay: ${report.replay}`,
   ].join('\n');
