@@ -98,8 +98,10 @@ describe('@arbor/testing: a user testing lock-guarded code', () => {
     await ensemble.kill(victim);
     await ensemble.restart(victim);
     await ensemble.waitForConvergence();
-    // A kill the harness makes is not an unexpected exit.
+    // A kill or a SIGTERM the harness makes is not an unexpected exit.
     await ensemble.kill(victim);
+    await ensemble.restart(victim);
+    expect(await ensemble.terminate(victim)).toBe(0);
     await ensemble.restart(victim);
     expect(ensemble.unexpectedExits()).toHaveLength(1);
   });

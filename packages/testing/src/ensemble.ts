@@ -340,12 +340,14 @@ export class Ensemble {
     const slot = this.slot(id);
     const child = slot.process;
     if (child === null) return null;
+    // Forgotten before it is signalled, as in kill(): this exit is one the harness asked for.
+    slot.process = null;
+    this.paused.delete(id);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const code = await exited;
     clearTimeout(timer);
-    slot.process = null;
     return code;
   }
 
