@@ -125,6 +125,11 @@ export function callBounds(bounds: WaitBounds): { timeoutMs?: number; signal?: A
 
 /** Races a promise against the deadline and the signal; cleans up its timer and listener. */
 export function bounded<T>(promise: Promise<T>, bounds: WaitBounds): Promise<T> {
+  // Whoever gives up first, `promise` is observed: given up on (deadline, abort) it may still
+  // reject later — a call made with the signal that has just aborted rejects with its reason —
+  // and that rejection is nobody's to see; unobserved it would surface as an unhandled
+  // rejection, which ends a Node process by default.
+  promise.catch(() => undefined);
   return new Promise<T>((resolve, reject) => {
     const cleanup: (() => void)[] = [];
     const settle = (f: () => void): void => {
