@@ -135,10 +135,24 @@ export function watchForDeletion(client: ArborClient, path: string, onGone: (rea
   follow();
 }
 
+/** How many times deleteNode tries, spaced by {@link deleteRetryDelayMs}: about 25 s in all. */
+export const DELETE_ATTEMPTS_MAX = 30;
+
+/**
+ * The pause before deleteNode's next attempt: 25 ms doubling to 1 s. A member without a leader
+ * answers CONNECTIONLOSS at once, so without a pause every attempt would be spent inside one
+ * leader election; spaced out, they outlast a failover.
+ */
+export function deleteRetryDelayMs(attempt: number): number {
+  return Math.min(1_000, 25 * 2 ** attempt);
+}
+
 /**
  * Deletes a node; a node already gone, or a session already ended (its ephemerals went with
- * it), counts as deleted. A connection loss or a timeout while the session lives is retried a
- * bounded number of times, so that a grant given up during a failover does not stay behind.
+ * it), counts as deleted. A connection loss or a timeout while the session lives is retried,
+ * after a back-off, a bounded number of times: a contender node left behind by a live session
+ * would block every contender queued after it (a lock never free again, a leader that never
+ * steps down) until that session ends.
  */
 export async function deleteNode(client: ArborClient, path: string, options: CallOptions = {}): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -148,7 +162,8 @@ export async function deleteNode(client: ArborClient, path: string, options: Cal
     } catch (error) {
       if (error instanceof NoNodeError || !isUsable(client.state)) return;
       const transient = error instanceof ConnectionLossError || error instanceof OperationTimeoutError;
-      if (!transient || attempt >= 10 || options.signal?.aborted === true) throw error;
+      if (!transient || attempt + 1 >= DELETE_ATTEMPTS_MAX || options.signal?.aborted === true) throw error;
+      await new Promise((resolve) => setTimeout(resolve, deleteRetryDelayMs(attempt)));
       await client.waitUntilConnected(options).catch(() => undefined);
     }
   }

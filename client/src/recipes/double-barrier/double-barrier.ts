@@ -4,6 +4,7 @@ import type { ZnodeData } from '../../data.js';
 import { isFinalState } from '../../state-machine.js';
 import { ContenderGoneError, RecipeTimeoutError, bounded, callBounds, joinChild, listContenders } from '../queue.js';
 import type { Contender, WaitBounds } from '../queue.js';
+import { deleteNode } from '../held-node.js';
 
 /** Options of a {@link DoubleBarrier}. */
 export interface DoubleBarrierOptions {
@@ -103,7 +104,7 @@ export class DoubleBarrier {
     try {
       this.node = await bounded(creating, bounds);
     } catch (error) {
-      creating.then((p) => this.client.delete(p)).catch(() => undefined);
+      creating.then((p) => deleteNode(this.client, p)).catch(() => undefined);
       this.phaseValue = 'idle';
       throw this.explain(error, bounds, 'enter');
     }
@@ -114,7 +115,7 @@ export class DoubleBarrier {
       const node = this.node;
       this.node = undefined;
       this.phaseValue = 'idle';
-      await this.client.delete(node).catch(() => undefined);
+      await deleteNode(this.client, node).catch(() => undefined);
       throw this.explain(error, bounds, 'enter');
     }
   }
@@ -133,7 +134,7 @@ export class DoubleBarrier {
     try {
       await this.waitForAllGone(node, bounds);
     } catch (error) {
-      await this.client.delete(node).catch(() => undefined);
+      await deleteNode(this.client, node).catch(() => undefined);
       throw this.explain(error, bounds, 'leave');
     } finally {
       this.node = undefined;

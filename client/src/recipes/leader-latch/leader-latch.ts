@@ -1,7 +1,8 @@
-import { NoNodeError, decodeJSON, encodeJSON } from '../../index.js';
+import { decodeJSON, encodeJSON } from '../../index.js';
 import type { ArborClient, ConnectionState } from '../../index.js';
 import { ContenderGoneError, bounded, listContenders, listParticipants, waitForChange } from '../queue.js';
 import type { WaitBounds } from '../queue.js';
+import { deleteNode } from '../held-node.js';
 
 /** Options of a {@link LeaderLatch}. */
 export interface LeaderLatchOptions {
@@ -101,10 +102,9 @@ export class LeaderLatch {
   async close(): Promise<void> {
     if (this.ended) return;
     this.end(new Error('LeaderLatch: closed'));
-    if (this.node !== undefined && this.client.state !== 'lost' && this.client.state !== 'closed')
-      await this.client.delete(this.node).catch((error: unknown) => {
-        if (!(error instanceof NoNodeError)) throw error;
-      });
+    // Retried through a failover: a node left behind would keep this participant at the head of
+    // the queue, leading in everyone else's eyes, until its session ends.
+    if (this.node !== undefined && this.client.state !== 'lost' && this.client.state !== 'closed') await deleteNode(this.client, this.node);
     await this.loop?.catch(() => undefined);
   }
 

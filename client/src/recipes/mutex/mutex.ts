@@ -1,6 +1,7 @@
 import { ConnectionLossError, NoNodeError } from '../../index.js';
 import type { ArborClient, ConnectionState, TransactionOp, TransactionResult, ZnodeData, CallOptions } from '../../index.js';
 import { ContenderGoneError, bounded, listContenders, listParticipants, sequenceOf, waitForChange } from '../queue.js';
+import { deleteNode } from '../held-node.js';
 import type { Participant, WaitBounds } from '../queue.js';
 
 /** Options of a {@link Mutex}. */
@@ -66,13 +67,13 @@ export class Mutex {
     try {
       path = await bounded(creating, bounds);
     } catch (error) {
-      creating.then((p) => this.client.delete(p)).catch(() => undefined);
+      creating.then((p) => deleteNode(this.client, p)).catch(() => undefined);
       throw error;
     }
     try {
       await this.waitForHead(path, bounds);
     } catch (error) {
-      await this.client.delete(path).catch(() => undefined);
+      await deleteNode(this.client, path).catch(() => undefined);
       throw error;
     }
     const lease = new MutexLease(this, path, () => {
@@ -175,12 +176,10 @@ export class MutexLease implements AsyncDisposable {
     this.releasedFlag = true;
     this.offState();
     this.onRelease();
-    try {
-      await this.mutex.client.delete(this.path);
-    } catch (error) {
-      // Already gone (session expired) is a release; a closed client's ephemerals go with it.
-      if (!(error instanceof NoNodeError) && isUsable(this.mutex.client.state)) throw error;
-    }
+    // Already gone (session expired) is a release, and a closed client's ephemerals go with it;
+    // a connection loss or a member without a leader is retried, so that the lock does not stay
+    // held by a session that has let go of it.
+    await deleteNode(this.mutex.client, this.path);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -206,8 +205,4 @@ export class MutexLease implements AsyncDisposable {
     if (this.releasedFlag || this.controller.signal.aborted) return;
     this.controller.abort(new Error(`lock ${this.path} may be lost: ${reason}`));
   }
-}
-
-function isUsable(state: ConnectionState): boolean {
-  return state !== 'lost' && state !== 'closed' && state !== 'authFailed';
 }
