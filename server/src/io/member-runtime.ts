@@ -171,6 +171,7 @@ export async function startMember(options: MemberRuntimeOptions): Promise<Member
       await storage.saveSnapshot(meta, chunks);
     },
     yieldTurn: (next) => void setImmediate(next),
+    deferProcess: (run) => queueMicrotask(run),
     sendPeer: (to, envelopes) => outbox.add(to, envelopes),
     flushPeers: () => outbox.flush(),
     fatal: (error) => {

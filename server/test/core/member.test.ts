@@ -55,11 +55,14 @@ class SimEnsemble {
   readonly deferredTurns: (() => void)[] = [];
   /** Snapshots each member saved. */
   readonly snapshotsSaved = new Map<NodeId, number>();
+  /** persist() calls of each member, and every envelope list each sent, in order. */
+  readonly persists = new Map<NodeId, number>();
+  readonly sent: { from: NodeId; to: NodeId; envelopes: PeerEnvelope[] }[] = [];
   private nextLink = 1;
 
   constructor(
     readonly ids: NodeId[],
-    private readonly extra: Partial<MemberOptions> & { yieldTurns?: boolean } = {},
+    private readonly extra: Partial<MemberOptions> & { yieldTurns?: boolean; deferProcess?: boolean } = {},
   ) {
     for (const id of ids) {
       const storage = createMemoryStorage();
@@ -84,6 +87,7 @@ class SimEnsemble {
         random,
         randomBytes: (n) => Uint8Array.from({ length: n }, () => random.nextInt(256)),
         persist: (rd) => {
+          this.persists.set(id, (this.persists.get(id) ?? 0) + 1);
           // Synchronous disk: durable before the next input.
           for (const chunk of rd.snapshotChunks) storage.snapshots.stage(chunk);
           if (rd.snapshot) {
@@ -101,8 +105,13 @@ class SimEnsemble {
           storage.snapshots.save(meta, concat(chunks));
           return Promise.resolve();
         },
-        sendPeer: (to, envelopes) => this.queue.push({ from: id, to, envelopes }),
+        sendPeer: (to, envelopes) => {
+          this.queue.push({ from: id, to, envelopes });
+          this.sent.push({ from: id, to, envelopes });
+        },
         ...(this.extra.yieldTurns === true ? { yieldTurn: (next: () => void) => void this.deferredTurns.push(next) } : {}),
+        // As member-runtime.ts does, unless a test asks for the synchronous host.
+        ...(this.extra.deferProcess !== false ? { deferProcess: (run: () => void) => queueMicrotask(run) } : {}),
         fatal: (error) => {
           throw error;
         },
@@ -133,7 +142,8 @@ class SimEnsemble {
   /** Delivers every queued message and settles persistence callbacks. */
   async settle(): Promise<void> {
     for (let round = 0; round < 100; round++) {
-      await Promise.resolve();
+      // A few microtask hops: a deferred process() (deferProcess) runs one hop after its input.
+      for (let hop = 0; hop < 5; hop++) await Promise.resolve();
       if (this.queue.length === 0) return;
       const batch = this.queue;
       this.queue = [];
@@ -231,6 +241,40 @@ describe('the member core in a simulated 3-member ensemble', () => {
       Array.from({ length: 11 }, (_, i) => [i + 1, 0, undefined]),
     );
     expect(link.closed).toBeNull();
+  });
+
+  it('with deferProcess, requests taken in one callback share one Ready: one persist, one append per follower', async () => {
+    const appendsTo = (sim: SimEnsemble, from: NodeId, since: number): Map<NodeId, number> => {
+      const counts = new Map<NodeId, number>();
+      for (const { from: f, to, envelopes } of sim.sent.slice(since))
+        if (f === from && envelopes.some((e) => e.k === 'raft' && e.m.type === 'append' && e.m.entries.length > 0))
+          counts.set(to, (counts.get(to) ?? 0) + 1);
+      return counts;
+    };
+    for (const deferProcess of [false, true]) {
+      const sim = new SimEnsemble([1, 2, 3], { deferProcess });
+      await sim.run(100, () => sim.leader() !== undefined);
+      const leader = sim.leader()!;
+      const { link } = await openSession(sim, leader);
+      await sim.run(5);
+      const persistsBefore = sim.persists.get(leader.id) ?? 0;
+      const sentBefore = sim.sent.length;
+      // As a socket read hands the member several requests in one callback.
+      for (let i = 1; i <= 10; i++) leader.onRequest(link, createReq(i, i, `/batch${i}`));
+      await Promise.resolve();
+      const persists = (sim.persists.get(leader.id) ?? 0) - persistsBefore;
+      const appends = [...appendsTo(sim, leader.id, sentBefore).values()];
+      if (deferProcess) {
+        expect(persists).toBe(1);
+        expect(appends).toEqual([1, 1]);
+      } else {
+        expect(persists).toBe(10);
+        expect(appends).toEqual([10, 10]);
+      }
+      await sim.run(50, () => link.responses().length === 10);
+      expect(link.responses().map((r) => [r.xid, r.err])).toEqual(Array.from({ length: 10 }, (_, i) => [i + 1, 0]));
+      expect(new Set([...sim.members.values()].map((m) => m.tree.digest())).size).toBe(1);
+    }
   });
 
   it('snapshots less often as the tree grows: the interval is the configured count or the znode count, whichever is more', async () => {
