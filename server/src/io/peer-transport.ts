@@ -60,6 +60,10 @@ class OutboundLink {
       maxPayload: this.options.frameBytesMax,
       perMessageDeflate: false,
       handshakeTimeout: 2_000,
+      // An all-zero mask, which ws then skips on both ends: masking guards browsers' traffic
+      // against proxies that cache it (RFC 6455 §10.3), and a link between two members carries
+      // none; unmasked, no frame is XORed and copied on either side.
+      generateMask: (mask) => void mask.fill(0),
     });
     this.socket = socket;
     socket.binaryType = 'nodebuffer';
