@@ -2,6 +2,9 @@
 // ensemble and the failures it must survive. The "user code" is `guardedIncrement` below; the
 // test is the example docs/testing.md shows.
 
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mutex, connect, fromUtf8, utf8, type ArborClient } from '@arbor/client';
 import { Ensemble, connectFaulty, waitFor } from '@arbor/testing';
@@ -104,5 +107,45 @@ describe('@arbor/testing: a user testing lock-guarded code', () => {
     expect(await ensemble.terminate(victim)).toBe(0);
     await ensemble.restart(victim);
     expect(ensemble.unexpectedExits()).toHaveLength(1);
+  });
+
+  it('members stop themselves when the process that started them is killed -9', { timeout: 60_000 }, async () => {
+    // A harness process (another Node process using @arbor/testing) starts an ensemble, reports
+    // its members' PIDs, and is then killed without a chance to stop them.
+    const script = [
+      "import { Ensemble } from '@arbor/testing';",
+      'const e = await Ensemble.start({ members: 3 });',
+      'process.stdout.write(JSON.stringify({ dir: e.dir, pids: e.slots.map((s) => s.process.pid) }) + "\\n");',
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const harness = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const { dir, pids } = await new Promise<{ dir: string; pids: number[] }>((resolve, reject) => {
+      let out = '';
+      harness.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out) as { dir: string; pids: number[] });
+      });
+      harness.once('exit', (code) => reject(new Error(`harness exited with ${code} before reporting`)));
+    });
+    expect(pids).toHaveLength(3);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(pids.every(alive)).toBe(true);
+    harness.kill('SIGKILL');
+    try {
+      await waitFor('the orphaned members to stop', () => (pids.some(alive) ? undefined : true), 30_000);
+    } finally {
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

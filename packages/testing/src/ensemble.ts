@@ -236,7 +236,9 @@ export class Ensemble {
   }
 
   private launch(slot: MemberSlot): void {
-    const args = [...this.nodeArgs, CLI, 'server', '--config', slot.configFile];
+    // --parent-pid: if this process dies without stopping them (kill -9, a crash), the members
+    // stop themselves instead of running on with nobody to end them.
+    const args = [...this.nodeArgs, CLI, 'server', '--config', slot.configFile, '--parent-pid', String(process.pid)];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {

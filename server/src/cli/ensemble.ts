@@ -58,7 +58,9 @@ export async function runEnsemble(options: EnsembleOptions): Promise<number> {
   const { configFiles, connectString } = writeEnsembleConfigs(options);
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const children: ChildProcess[] = configFiles.map((file) =>
-    spawn(process.execPath, [main, 'server', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] }),
+    spawn(process.execPath, [main, 'server', '--config', file, '--parent-pid', String(process.pid)], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
   );
   let stopping = false;
   const exited = children.map((child) => new Promise<number>((done) => child.once('exit', (code) => done(code ?? 1))));

@@ -15,6 +15,7 @@ import { MemberServerError, startMemberServer, type MemberServer } from '../io/m
 
 const USAGE = `usage:
   arbor server --config FILE [--id N] [--members LIST] [--data-dir DIR] [--tick-ms N] …
+               [--parent-pid PID]   (stop, as on SIGTERM, once process PID is gone)
   arbor ensemble [--members 1|3|5|7] [--dir DIR] [--host H] [--base-client-port P]
                  [--base-peer-port P] [--base-admin-port P] [--log-level L] [--tick-ms N]
   arbor shell --connect HOST:PORT,...[/chroot] [--json] [-c 'COMMANDS']   (docs/shell.md)
@@ -45,10 +46,30 @@ export function parseFlags(args: readonly string[]): Record<string, string> {
   return flags;
 }
 
+/** How often `--parent-pid` looks for its process. */
+const PARENT_CHECK_MS = 500;
+
+/** Whether process `pid` still exists (signal 0 checks without signalling). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 async function runServer(args: readonly string[]): Promise<number> {
   const flags = parseFlags(args);
   const file = flags['config'];
   delete flags['config'];
+  // Supervision, not a member setting: a test harness or a local ensemble that is killed (-9)
+  // cannot stop its members, so they watch it and stop themselves.
+  const parentFlag = flags['parent-pid'];
+  delete flags['parent-pid'];
+  const parentPid = parentFlag === undefined ? undefined : Number(parentFlag);
+  if (parentPid !== undefined && !(Number.isInteger(parentPid) && parentPid > 0))
+    throw new UsageError(`--parent-pid must be a process id, not '${parentFlag}'`);
   const config: MemberConfig = loadConfig({ ...(file === undefined ? {} : { file }), env: process.env, flags });
   const logger = createRootLogger({ memberId: config.id, level: config.logLevel });
   if (!config.members.some((m) => m.id === config.id)) throw new ConfigError(`id ${config.id} is not one of the members`);
@@ -70,6 +91,14 @@ async function runServer(args: readonly string[]): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    if (parentPid !== undefined) {
+      const watch = setInterval(() => {
+        if (processExists(parentPid)) return;
+        clearInterval(watch);
+        stop(`parent process ${parentPid} is gone`);
+      }, PARENT_CHECK_MS);
+      watch.unref();
+    }
   });
 }
 
