@@ -1,7 +1,9 @@
 // A real ensemble for a test: member processes (the built `arbor server` command) on 127.0.0.1,
-// free ports outside the kernel's ephemeral range (ports.ts), a temporary directory; kill -9, SIGSTOP, restarts, wiped disks and, with peerMesh,
-// partitions between members. Every wait is bounded; every process it starts is stopped by PID
-// in stop(). Arbor's own end-to-end and fault suites use it; so can users (docs/testing.md).
+// free ports outside the kernel's ephemeral range (ports.ts), a temporary directory; kill -9,
+// SIGSTOP, restarts, wiped disks and, with peerMesh, partitions between members. Every wait is
+// bounded; every process it starts is stopped by PID in stop(), and stops itself if this process
+// dies first (--parent-pid). Arbor's own end-to-end and fault suites use it; so can users
+// (docs/testing.md).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -252,7 +254,10 @@ export class Ensemble {
       if (slot.process !== child) return;
       slot.process = null;
       this.paused.delete(slot.id);
-      slot.unexpectedExits.push({ id: slot.id, code, signal, atMs: Date.now(), logTail: slot.log.join('').slice(-4_000) });
+      const exit: UnexpectedExit = { id: slot.id, code, signal, atMs: Date.now(), logTail: slot.log.join('').slice(-4_000) };
+      slot.unexpectedExits.push(exit);
+      // What it wrote last may still be in the pipe at 'exit'; 'close' comes once stderr is drained.
+      child.once('close', () => (exit.logTail = slot.log.join('').slice(-4_000)));
     });
     slot.process = child;
   }
