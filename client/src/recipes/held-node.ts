@@ -60,7 +60,7 @@ export async function contend(
   try {
     await waitUntilGranted(client, parent, queuePrefix, path, bounds, decide);
   } catch (error) {
-    await deleteNode(client, path).catch(() => undefined);
+    await abandonNode(client, path);
     throw error;
   }
   return path;
@@ -154,7 +154,13 @@ export function deleteRetryDelayMs(attempt: number): number {
  * would block every contender queued after it (a lock never free again, a leader that never
  * steps down) until that session ends.
  */
-export async function deleteNode(client: ArborClient, path: string, options: CallOptions = {}): Promise<void> {
+export async function deleteNode(
+  client: ArborClient,
+  path: string,
+  options: CallOptions = {},
+  /** Called once, when the first attempt has failed and the retries begin. */
+  onRetrying?: () => void,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await client.delete(path, options);
@@ -163,10 +169,23 @@ export async function deleteNode(client: ArborClient, path: string, options: Cal
       if (error instanceof NoNodeError || !isUsable(client.state)) return;
       const transient = error instanceof ConnectionLossError || error instanceof OperationTimeoutError;
       if (!transient || attempt + 1 >= DELETE_ATTEMPTS_MAX || options.signal?.aborted === true) throw error;
+      if (attempt === 0) onRetrying?.();
       await new Promise((resolve) => setTimeout(resolve, deleteRetryDelayMs(attempt)));
       await client.waitUntilConnected(options).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Removes a contender node whose caller gave up (a deadline, an abort, a failed wait). Its first
+ * attempt is waited for, so that an ordinary give-up leaves nothing behind when it returns; if
+ * that attempt meets a failover, the retries of {@link deleteNode} go on in the background
+ * instead of stretching the caller's deadline. Never rejects.
+ */
+export function abandonNode(client: ArborClient, path: string): Promise<void> {
+  return new Promise((resolve) => {
+    deleteNode(client, path, {}, resolve).then(resolve, () => resolve());
+  });
 }
 
 /** Whether the session can still make calls (not lost, closed or refused). */

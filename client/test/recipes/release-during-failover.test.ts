@@ -5,7 +5,7 @@
 // be deleted within ten immediate attempts.)
 import { ErrorCode } from '@arbor/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LeaderLatch, LeaderSelector, Mutex } from '../../src/index.js';
+import { LeaderLatch, LeaderSelector, Mutex, RecipeTimeoutError } from '../../src/index.js';
 import type { ArborClient } from '../../src/index.js';
 import { DELETE_ATTEMPTS_MAX, deleteRetryDelayMs } from '../../src/recipes/held-node.js';
 import { FakeEnsemble } from '../helpers/fake-ensemble.js';
@@ -68,6 +68,26 @@ describe('releasing during a leader election', () => {
     expect(children('/locks/m')).toHaveLength(1);
     await (await nextLease).release();
     expect(children('/locks/m')).toEqual([]);
+  });
+
+  it('an acquire that times out during the election rejects on time, and its node goes once a leader is elected', async () => {
+    const [holder, waiter] = clients as [ArborClient, ArborClient];
+    const lease = await new Mutex(holder, '/locks/t').acquire();
+    const election = electionFor(ensemble, 3_000);
+    const startedAt = Date.now();
+    let rejectedAt: number | undefined;
+    void new Mutex(waiter, '/locks/t').acquire({ timeoutMs: 500 }).catch((error: unknown) => {
+      expect(error).toBeInstanceOf(RecipeTimeoutError);
+      rejectedAt = Date.now();
+    });
+    await advanceUntil(() => rejectedAt !== undefined, 'the acquire’s timeout', 10_000);
+    // Its deadline is not stretched by the election: the first delete was refused, the rest go on behind.
+    expect(rejectedAt! - startedAt).toBeLessThan(1_000);
+    expect(election.refused()).toBeGreaterThanOrEqual(1);
+    expect(children('/locks/t')).toHaveLength(2);
+    await advanceUntil(() => children('/locks/t').length === 1, 'the abandoned node’s removal', 10_000);
+    expect(children('/locks/t')).toEqual([lease.path.slice('/locks/t/'.length)]);
+    await lease.release();
   });
 
   it('a leader selector whose term ends while no member has a leader still hands leadership on', async () => {

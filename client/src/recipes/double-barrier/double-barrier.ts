@@ -4,7 +4,7 @@ import type { ZnodeData } from '../../data.js';
 import { isFinalState } from '../../state-machine.js';
 import { ContenderGoneError, RecipeTimeoutError, bounded, callBounds, joinChild, listContenders } from '../queue.js';
 import type { Contender, WaitBounds } from '../queue.js';
-import { deleteNode } from '../held-node.js';
+import { abandonNode, deleteNode } from '../held-node.js';
 
 /** Options of a {@link DoubleBarrier}. */
 export interface DoubleBarrierOptions {
@@ -115,7 +115,7 @@ export class DoubleBarrier {
       const node = this.node;
       this.node = undefined;
       this.phaseValue = 'idle';
-      await deleteNode(this.client, node).catch(() => undefined);
+      await abandonNode(this.client, node);
       throw this.explain(error, bounds, 'enter');
     }
   }
@@ -134,7 +134,7 @@ export class DoubleBarrier {
     try {
       await this.waitForAllGone(node, bounds);
     } catch (error) {
-      await deleteNode(this.client, node).catch(() => undefined);
+      await abandonNode(this.client, node);
       throw this.explain(error, bounds, 'leave');
     } finally {
       this.node = undefined;

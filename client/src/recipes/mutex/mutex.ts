@@ -1,7 +1,7 @@
 import { ConnectionLossError, NoNodeError } from '../../index.js';
 import type { ArborClient, ConnectionState, TransactionOp, TransactionResult, ZnodeData, CallOptions } from '../../index.js';
 import { ContenderGoneError, bounded, listContenders, listParticipants, sequenceOf, waitForChange } from '../queue.js';
-import { deleteNode } from '../held-node.js';
+import { abandonNode, deleteNode } from '../held-node.js';
 import type { Participant, WaitBounds } from '../queue.js';
 
 /** Options of a {@link Mutex}. */
@@ -73,7 +73,7 @@ export class Mutex {
     try {
       await this.waitForHead(path, bounds);
     } catch (error) {
-      await deleteNode(this.client, path).catch(() => undefined);
+      await abandonNode(this.client, path);
       throw error;
     }
     const lease = new MutexLease(this, path, () => {

@@ -5,7 +5,7 @@ import { Mutex } from '../mutex/mutex.js';
 import type { AcquireOptions } from '../mutex/mutex.js';
 import { ContenderGoneError, bounded, callBounds, joinChild, listContenders, listParticipants, sequenceOf } from '../queue.js';
 import type { Participant, WaitBounds } from '../queue.js';
-import { HeldNode, boundsOf, deleteNode } from '../held-node.js';
+import { HeldNode, abandonNode, boundsOf, deleteNode } from '../held-node.js';
 
 /** Options of a {@link Semaphore}. */
 export interface SemaphoreOptions {
@@ -113,7 +113,7 @@ export class Semaphore {
       await this.waitForGrant(leasesPath, created[created.length - 1] as string, bounds);
       return created.map((p) => new SemaphoreLease(this.client, p));
     } catch (error) {
-      await Promise.all(created.map((p) => deleteNode(this.client, p).catch(() => undefined)));
+      await Promise.all(created.map((p) => abandonNode(this.client, p)));
       throw error;
     } finally {
       await gateLease.release().catch(() => undefined);
