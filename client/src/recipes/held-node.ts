@@ -2,6 +2,7 @@ import type { ArborClient } from '../client.js';
 import type { ZnodeData } from '../data.js';
 import { ConnectionLossError, NoNodeError, OperationTimeoutError } from '../errors.js';
 import type { CallOptions } from '../requests.js';
+import { backoffDelayMs } from '../retry.js';
 import type { ConnectionState } from '../state-machine.js';
 import type { AcquireOptions } from './mutex/mutex.js';
 import type { TransactionOp, TransactionResult } from '../transaction.js';
@@ -144,7 +145,8 @@ export const DELETE_ATTEMPTS_MAX = 30;
  * leader election; spaced out, they outlast a failover.
  */
 export function deleteRetryDelayMs(attempt: number): number {
-  return Math.min(1_000, 25 * 2 ** attempt);
+  // The client's one back-off formula, at its nominal delay (a random factor of 1: no jitter).
+  return backoffDelayMs(attempt + 1, 25, 1_000, () => 1);
 }
 
 /**

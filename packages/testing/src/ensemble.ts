@@ -118,6 +118,11 @@ export function memberSettingsFor(id: number, options: EnsembleOptions): MemberS
   return merged;
 }
 
+/** The last lines a member wrote to stderr, for a report. */
+function logTail(slot: MemberSlot): string {
+  return slot.log.join('').slice(-4_000);
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
@@ -252,12 +257,11 @@ export class Ensemble {
     // 'exit' that has already been emitted, and lets a run report the crash instead of hanging.
     child.once('exit', (code, signal) => {
       if (slot.process !== child) return;
-      slot.process = null;
-      this.paused.delete(slot.id);
-      const exit: UnexpectedExit = { id: slot.id, code, signal, atMs: Date.now(), logTail: slot.log.join('').slice(-4_000) };
+      this.forget(slot);
+      const exit: UnexpectedExit = { id: slot.id, code, signal, atMs: Date.now(), logTail: logTail(slot) };
       slot.unexpectedExits.push(exit);
       // What it wrote last may still be in the pipe at 'exit'; 'close' comes once stderr is drained.
-      child.once('close', () => (exit.logTail = slot.log.join('').slice(-4_000)));
+      child.once('close', () => (exit.logTail = logTail(slot)));
     });
     slot.process = child;
   }
@@ -290,13 +294,21 @@ export class Ensemble {
     return waitForSameState(() => Promise.all(this.responsive().map((s) => this.status(s.id))), timeoutMs);
   }
 
+  /**
+   * Stops tracking the slot's process and returns it (null if none). kill() and terminate() call
+   * it before they signal, so the exit that follows is not taken for one the harness did not ask for.
+   */
+  private forget(slot: MemberSlot): ChildProcess | null {
+    const child = slot.process;
+    slot.process = null;
+    this.paused.delete(slot.id);
+    return child;
+  }
+
   /** kill -9: no chance to flush or hand anything over. */
   async kill(id: number): Promise<void> {
-    const slot = this.slot(id);
-    const child = slot.process;
+    const child = this.forget(this.slot(id));
     if (child === null) return;
-    slot.process = null;
-    this.paused.delete(id);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
@@ -344,12 +356,8 @@ export class Ensemble {
 
   /** SIGTERM and wait for a clean exit (bounded). Returns the exit code. */
   async terminate(id: number, timeoutMs = 10_000): Promise<number | null> {
-    const slot = this.slot(id);
-    const child = slot.process;
+    const child = this.forget(this.slot(id));
     if (child === null) return null;
-    // Forgotten before it is signalled, as in kill(): this exit is one the harness asked for.
-    slot.process = null;
-    this.paused.delete(id);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
